@@ -1,0 +1,1 @@
+"""Meshes shipped with microsyn (found by name with :func:`microsyn.geometry.load_mesh`)."""

@@ -1,0 +1,34 @@
+"""microsyn: event-driven synapse and microscale ion-diffusion simulator.
+
+Base units everywhere: um, ms, mM, mV, pA, pF, nS (see :mod:`microsyn.units`).
+
+The top level holds the nouns: species, shapes and domains, the simulation, sources,
+recorders and the lattice.
+"""
+from .errors import (
+    DomainEscapeError,
+    GeometryError,
+    MeshError,
+    MicrosynError,
+    ParameterError,
+    ScenarioError,
+    TimeStepError,
+    UnknownSpeciesError,
+)
+from .geometry import Box, Cylinder, Domain, HalfSpace, Mesh, Slab, Sphere, list_meshes, load_mesh
+from .lattice import Lattice
+from .recorders import At, Count, Every, HeightProfile, MeanSquaredDisplacement, RadialProfile, Snapshot
+from .simulation import Simulation
+from .sources import FluxSource, PointRelease, UniformFill
+from .species import STANDARD_SPECIES, Species, SpeciesTable, get_species
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "At", "Box", "Count", "Cylinder", "Domain", "DomainEscapeError", "Every", "FluxSource",
+    "GeometryError", "HalfSpace", "HeightProfile", "Lattice", "MeanSquaredDisplacement", "Mesh",
+    "MeshError", "MicrosynError", "ParameterError", "PointRelease", "RadialProfile",
+    "STANDARD_SPECIES", "ScenarioError", "Simulation", "Slab", "Snapshot", "Species",
+    "SpeciesTable", "Sphere", "TimeStepError", "UniformFill", "UnknownSpeciesError",
+    "get_species", "list_meshes", "load_mesh",
+]

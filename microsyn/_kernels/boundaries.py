@@ -1,0 +1,286 @@
+"""Boundary kernels: where a step leaves the domain, and what happens there.
+
+The domain of species ``s`` is (union of solids) minus (union of the holes active for ``s``).
+A step p0 -> p0 + d that leaves it is resolved exactly at the first exit point:
+
+- reflect: the rest of the step is mirrored in the tangent plane (specular reflection) and the
+  search repeats, so several reflections within one step are resolved (up to ``MAX_REFLECTIONS``);
+- absorb: the particle is removed at the surface (state = +(surface + 1));
+- transmit: the surface is no barrier; a particle that crosses a domain boundary this way leaves
+  the simulated volume (state = -(surface + 1)).
+
+A step that ends inside without crossing an absorbing surface may still have touched it in
+continuous time. The Brownian-bridge probability of that, for a locally flat surface at distances
+d0 and d1 from the two end points, is exp(-d0 d1 / (D dt)) (Andrews & Bray 2004,
+doi:10.1088/1478-3967/1/3/001); the particle is absorbed with that probability, which makes
+absorption independent of dt.
+
+A step that cannot be resolved (a numerically degenerate corner, or more than
+``MAX_REFLECTIONS`` reflections) is rejected: the particle stays where the step began, which is
+inside by construction, and a counter records it. Nothing can leak.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..config import JIT, JIT_HOT, JIT_NOALLOC
+from .geometry import (
+    INF,
+    K_MESH,
+    SQRT3,
+    face_distance,
+    face_normal,
+    prim_sdf,
+    segment_interval,
+)
+from .random import STREAM_BRIDGE, counter_hash, u01
+
+BC_REFLECT = 0
+BC_ABSORB = 1
+BC_TRANSMIT = 2
+
+ROLE_SOLID = 0
+ROLE_HOLE = 1
+
+MAX_REFLECTIONS = 32
+EPS_T = 1e-12
+#: distance [um] within which a point counts as on the surface in inside tests
+INSIDE_TOL = 1e-9
+#: negligible bridge probability: exp(-40)
+BRIDGE_NEGLIGIBLE = 4.248354255291589e-18
+
+
+@nb.njit(**JIT_HOT)
+def inside_domain(s, x, y, z, kind, role, active, par, sdf, mesh_meta, tol):
+    """True where (x, y, z) is in the domain of species ``s`` (within ``tol`` [um])."""
+    n = kind.shape[0]
+    in_solid = False
+    for p in range(n):
+        if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= tol:
+            in_solid = True
+            break
+    if not in_solid:
+        return False
+    for p in range(n):
+        if role[p] == ROLE_HOLE and active[s, p] != 0:
+            if prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) < -tol:
+                return False
+    return True
+
+
+@nb.njit(**JIT_HOT)
+def safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
+    """A lower bound [um] on the distance from (x, y, z) to the boundary of the domain of ``s``.
+
+    max over solids of (-sdf) bounds the distance to the union's boundary from inside; min over
+    holes of sdf bounds the distance to the holes. A mesh's trilinear distance is divided by
+    sqrt(3), the largest slope a trilinear interpolant of a 1-Lipschitz field can have.
+    """
+    n = kind.shape[0]
+    best_solid = -INF
+    nearest_hole = INF
+    for p in range(n):
+        d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+        if kind[p] == K_MESH:
+            d = d / SQRT3
+        if role[p] == ROLE_SOLID:
+            if -d > best_solid:
+                best_solid = -d
+        elif active[s, p] != 0:
+            if d < nearest_hole:
+                nearest_hole = d
+    return min(best_solid, nearest_hole)
+
+
+@nb.njit(**JIT_HOT)
+def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta, tin, tout, fin, fout):
+    """First parameter t in (0, 1] at which p0 + t d leaves the domain of ``s``.
+
+    Returns (t, primitive, face); t = inf when the whole segment stays inside and primitive = -2
+    when p0 itself is not resolvably inside (the caller rejects the step). ``tin`` .. ``fout``
+    are scratch arrays with one slot per primitive.
+    """
+    n = kind.shape[0]
+    for p in range(n):
+        a, b, c, d = segment_interval(kind, par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz)
+        tin[p] = a
+        tout[p] = b
+        fin[p] = c
+        fout[p] = d
+    # a solid that holds p0 (a point on its surface counts, even when stepping outwards: it
+    # then exits at t = 0 and reflects there) ...
+    cur = -INF
+    who = -1
+    for p in range(n):
+        if role[p] == ROLE_SOLID and tin[p] <= EPS_T and tout[p] >= -EPS_T and tout[p] > cur:
+            cur = tout[p]
+            who = p
+    cur = max(cur, 0.0)
+    # ... then follow the chain of overlapping solid intervals
+    changed = who != -1
+    it = 0
+    while changed and it <= n:
+        changed = False
+        it += 1
+        for p in range(n):
+            if role[p] == ROLE_SOLID and tin[p] <= cur + EPS_T and tout[p] > cur:
+                cur = tout[p]
+                who = p
+                changed = True
+    if who == -1:
+        return INF, -2, -1
+    t_exit = INF
+    p_exit = -1
+    f_exit = -1
+    if cur <= 1.0:
+        t_exit = cur
+        p_exit = who
+        f_exit = fout[who]
+    for p in range(n):
+        if role[p] != ROLE_HOLE or active[s, p] == 0:
+            continue
+        if tin[p] < -EPS_T and tout[p] > EPS_T:
+            return INF, -2, -1  # p0 inside a hole
+        if tin[p] >= -EPS_T and tin[p] <= 1.0 and tout[p] > tin[p] + EPS_T and tin[p] < t_exit:
+            t_exit = max(tin[p], 0.0)
+            p_exit = p
+            f_exit = fin[p]
+    return t_exit, p_exit, f_exit
+
+
+@nb.njit(**JIT_HOT)
+def _on_boundary(s, p_own, x, y, z, kind, role, active, par, sdf, mesh_meta):
+    """True where a point on the surface of primitive ``p_own`` is on the domain boundary."""
+    n = kind.shape[0]
+    for p in range(n):
+        if p == p_own:
+            continue
+        d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+        if role[p] == ROLE_SOLID and role[p_own] == ROLE_SOLID and d < -INSIDE_TOL:
+            return False  # covered by another solid: interior of the union
+        if role[p] == ROLE_HOLE and active[s, p] != 0 and d < -INSIDE_TOL:
+            return False  # inside another hole
+    if role[p_own] == ROLE_HOLE:
+        for p in range(n):
+            if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= INSIDE_TOL:
+                return True
+        return False
+    return True
+
+
+@nb.njit(**JIT_HOT)
+def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
+                      mesh_meta, bc, margin):
+    """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
+    or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning."""
+    n = kind.shape[0]
+    for p in range(n):
+        if role[p] == ROLE_HOLE and active[s, p] == 0:
+            continue
+        nf = face_base[p + 1] - face_base[p]
+        for f in range(nf):
+            surf = face_base[p] + f
+            if bc[s, surf] != BC_ABSORB:
+                continue
+            d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
+            d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+            if role[p] == ROLE_HOLE:
+                d0 = -d0
+                d1 = -d1
+            if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
+                continue
+            prob = math.exp(-d0 * d1 / Ddt)
+            if prob < BRIDGE_NEGLIGIBLE:
+                continue
+            # is the nearest surface point of this face really on the domain boundary?
+            nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+            sg = 1.0 if role[p] == ROLE_SOLID else -1.0
+            qx = x1 + sg * d1 * nx
+            qy = y1 + sg * d1 * ny
+            qz = z1 + sg * d1 * nz
+            if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
+                continue
+            if u < prob:
+                return surf + 1
+            u = (u - prob) / (1.0 - prob)
+    return 0
+
+
+@nb.njit(**JIT_HOT)
+def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, active, par,
+                 face_base, sdf, mesh_meta, bc, has_absorb, tin, tout, fin, fout):
+    """Move a particle of species ``s`` by (dx, dy, dz) from p0, resolving every boundary.
+
+    Returns (x, y, z, state, n_reflections, rejected): state 0 alive, +(surface + 1) absorbed,
+    -(surface + 1) transmitted out of the domain.
+    """
+    sx = x0
+    sy = y0
+    sz = z0
+    nref = 0
+    for _ in range(MAX_REFLECTIONS):
+        t, p, f = first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta,
+                             tin, tout, fin, fout)
+        if p == -2:
+            return sx, sy, sz, 0, nref, 1
+        if p == -1:
+            x1 = x0 + dx
+            y1 = y0 + dy
+            z1 = z0 + dz
+            if has_absorb:
+                u = u01(counter_hash(kp, step, STREAM_BRIDGE))
+                st = bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par,
+                                       face_base, sdf, mesh_meta, bc, margin)
+                if st != 0:
+                    return x1, y1, z1, st, nref, 0
+            if not inside_domain(s, x1, y1, z1, kind, role, active, par, sdf, mesh_meta, INSIDE_TOL):
+                return sx, sy, sz, 0, nref, 1
+            return x1, y1, z1, 0, nref, 0
+        surf = face_base[p] + f
+        code = bc[s, surf]
+        cx = x0 + t * dx
+        cy = y0 + t * dy
+        cz = z0 + t * dz
+        if code == BC_ABSORB:
+            return cx, cy, cz, surf + 1, nref, 0
+        if code == BC_TRANSMIT:
+            return cx, cy, cz, -(surf + 1), nref, 0
+        nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, cx, cy, cz)
+        rem = 1.0 - t
+        rx = rem * dx
+        ry = rem * dy
+        rz = rem * dz
+        dot = rx * nx + ry * ny + rz * nz
+        rx -= 2.0 * dot * nx
+        ry -= 2.0 * dot * ny
+        rz -= 2.0 * dot * nz
+        # step a hair back to the domain side of the surface
+        inward = -1.0 if role[p] == ROLE_SOLID else 1.0
+        scale = 1.0 + max(abs(cx), max(abs(cy), abs(cz)))
+        nudge = 8.0 * 2.220446049250313e-16 * scale
+        x0 = cx + inward * nudge * nx
+        y0 = cy + inward * nudge * ny
+        z0 = cz + inward * nudge * nz
+        dx = rx
+        dy = ry
+        dz = rz
+        nref += 1
+    return sx, sy, sz, 0, nref, 1
+
+
+@nb.njit(**JIT)
+def count_outside(x, y, z, species, state, kind, role, active, par, sdf, mesh_meta, tol, out_idx):
+    """Number of live particles outside their domain; their indices fill ``out_idx``."""
+    nout = 0
+    for i in range(x.shape[0]):
+        if state[i] != 0:
+            continue
+        if not inside_domain(np.int64(species[i]), x[i], y[i], z[i], kind, role, active, par, sdf,
+                             mesh_meta, tol):
+            if nout < out_idx.shape[0]:
+                out_idx[nout] = i
+            nout += 1
+    return nout

@@ -1,0 +1,755 @@
+"""Geometry: analytic shapes, closed triangle meshes, domains and their boundary conditions.
+
+A :class:`Domain` is a union of *solids* minus a union of *holes*; particles live inside it.
+Shapes: :class:`HalfSpace` (a membrane plane), :class:`Box` (axis-aligned; bounds may be
+infinite), :class:`Slab` (a synaptic cleft between two planes), :class:`Sphere`,
+:class:`Cylinder` and :class:`Mesh` (a closed triangle mesh, voxelised once into a signed
+distance lattice). ``a | b`` makes a union, ``a - b`` cuts ``b`` out of ``a``.
+
+Every shape has named faces (a box: ``xmin`` .. ``zmax``; a cylinder: ``side``, ``bottom``,
+``top``; others one face). A surface is named ``"<shape name>.<face>"``, or just
+``"<shape name>"`` for one-face shapes. Each surface has, per species, a boundary condition:
+``"reflect"`` (specular, the default), ``"absorb"`` (with the Brownian-bridge correction) or
+``"transmit"`` (no barrier; crossing the domain's boundary this way leaves the simulation).
+
+Example
+-------
+>>> import microsyn as ms
+>>> cyto = ms.Box((-1, -1, 0), (1, 1, 1), name="cyto")   # membrane at z = 0
+>>> dom = ms.Domain(cyto)
+>>> dom.set_boundary("cyto.zmax", "absorb")             # open space above
+>>> dom.contains([(0, 0, 0.5), (0, 0, -0.1)]).tolist()
+[True, False]
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ._kernels import geometry as _kg
+from .errors import GeometryError, MeshError, ParameterError, check_positive, check_vector3
+
+BOUNDARY_CODES = {"reflect": 0, "absorb": 1, "transmit": 2}
+
+_name_counter = itertools.count()
+
+
+def _auto_name(prefix: str) -> str:
+    return f"{prefix}{next(_name_counter)}"
+
+
+class Shape:
+    """Base class of shapes. Subclasses define ``kind``, ``faces``, ``params`` and SDFs."""
+
+    kind: int = -1
+    faces: tuple[str, ...] = ("surface",)
+
+    def __init__(self, name: str | None):
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise ParameterError(f"a shape name must be a non-empty string without '.', got {name!r}")
+        self.name = name or _auto_name(type(self).__name__.lower())
+
+    # --- composition -----------------------------------------------------------
+    def __or__(self, other) -> "Domain":
+        return Domain(self) | other
+
+    def __sub__(self, other) -> "Domain":
+        return Domain(self) - other
+
+    # --- queries -----------------------------------------------------------------
+    def params(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def sdf(self, points) -> np.ndarray:
+        """Signed distance [um] of points (n, 3) to the shape's surface; negative inside."""
+        pts = _as_points(points)
+        kind = np.array([self.kind], np.int64)
+        par = self.params()[None, :]
+        sdf, meta = self._mesh_arrays()
+        return _sdf_many(kind, par, sdf, meta, pts)
+
+    def contains(self, points) -> np.ndarray:
+        return self.sdf(points) <= 0.0
+
+    def surface_names(self) -> list[str]:
+        if len(self.faces) == 1:
+            return [self.name]
+        return [f"{self.name}.{f}" for f in self.faces]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounds (lo, hi) [um]; infinite where the shape is unbounded."""
+        raise NotImplementedError
+
+    def smallest_feature(self) -> float:
+        """The smallest length [um] a step must resolve (e.g. a cleft's width)."""
+        return math.inf
+
+    def volume(self) -> float:
+        return math.inf
+
+    def _mesh_arrays(self):
+        return np.zeros(1, np.float32), np.zeros((0, 8))
+
+    def to_polydata(self):
+        """The surface as a pyvista.PolyData (for rendering and membrane graphs)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _as_points(points) -> np.ndarray:
+    try:
+        p = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"points must be numbers of shape (n, 3) in um, got {points!r}") from None
+    if p.ndim == 1:
+        p = p[None, :]
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise ParameterError(f"points must have shape (n, 3), got {p.shape}")
+    return p
+
+
+def _sdf_many(kind, par, sdf, meta, pts):
+    out = np.empty(pts.shape[0])
+    _sdf_kernel(kind, par, sdf, meta, pts, out)
+    return out
+
+
+def _sdf_kernel(kind, par, sdf, meta, pts, out):
+    from ._kernels.geometry_batch import sdf_points
+
+    sdf_points(kind, par, sdf, meta, np.ascontiguousarray(pts), out)
+
+
+class HalfSpace(Shape):
+    """The half-space on the side of a plane that ``normal`` points to.
+
+    Parameters
+    ----------
+    point : 3 floats
+        A point on the plane [um].
+    normal : 3 floats
+        Direction into the half-space (need not be unit length).
+    name : str
+        Surface name (default ``"membrane"``-like auto name).
+
+    Example
+    -------
+    >>> HalfSpace((0, 0, 0), (0, 0, 1)).contains([(0, 0, 1.0)]).tolist()   # z >= 0
+    [True]
+    """
+
+    kind = _kg.K_HALFSPACE
+    faces = ("plane",)
+
+    def __init__(self, point=(0.0, 0.0, 0.0), normal=(0.0, 0.0, 1.0), name: str | None = None):
+        super().__init__(name)
+        self.point = check_vector3("point", point)
+        n = check_vector3("normal", normal)
+        ln = float(np.linalg.norm(n))
+        if ln == 0.0:
+            raise GeometryError("normal must be a non-zero vector")
+        self.normal = n / ln  # into the domain
+
+    def params(self):
+        p = np.zeros(_kg.N_PAR)
+        p[0:3] = self.point
+        p[3:6] = -self.normal  # kernels store the outward normal
+        return p
+
+    def bounds(self):
+        lo = np.full(3, -np.inf)
+        hi = np.full(3, np.inf)
+        for a in range(3):
+            if np.allclose(np.abs(self.normal[a]), 1.0):
+                if self.normal[a] > 0:
+                    lo[a] = self.point[a]
+                else:
+                    hi[a] = self.point[a]
+        return lo, hi
+
+    def to_polydata(self, size: float = 2.0):
+        import pyvista as pv
+
+        return pv.Plane(center=self.point, direction=self.normal, i_size=size, j_size=size)
+
+
+class Box(Shape):
+    """An axis-aligned box ``lo <= x <= hi`` [um]; any bound may be +-inf.
+
+    Faces: ``xmin``, ``xmax``, ``ymin``, ``ymax``, ``zmin``, ``zmax``.
+    """
+
+    kind = _kg.K_BOX
+    faces = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
+
+    def __init__(self, lo, hi, name: str | None = None):
+        super().__init__(name)
+        lo_a = np.asarray(lo, dtype=np.float64)
+        hi_a = np.asarray(hi, dtype=np.float64)
+        if lo_a.shape != (3,) or hi_a.shape != (3,):
+            raise GeometryError(f"box corners must be three numbers each, got {lo!r} and {hi!r}")
+        if np.any(np.isnan(lo_a)) or np.any(np.isnan(hi_a)):
+            raise GeometryError(f"box corners contain NaN: lo={lo_a.tolist()}, hi={hi_a.tolist()}")
+        if np.any(hi_a - lo_a <= 0):
+            raise GeometryError(
+                f"box needs hi > lo on every axis [um], got lo={lo_a.tolist()}, hi={hi_a.tolist()}"
+            )
+        self.lo = lo_a
+        self.hi = hi_a
+
+    def params(self):
+        p = np.zeros(_kg.N_PAR)
+        p[0:3] = self.lo
+        p[3:6] = self.hi
+        return p
+
+    def bounds(self):
+        return self.lo.copy(), self.hi.copy()
+
+    def smallest_feature(self):
+        return float(np.min(self.hi - self.lo))
+
+    def volume(self):
+        return float(np.prod(self.hi - self.lo))
+
+    def to_polydata(self):
+        import pyvista as pv
+
+        lo = np.where(np.isfinite(self.lo), self.lo, -1e3)
+        hi = np.where(np.isfinite(self.hi), self.hi, 1e3)
+        return pv.Box(bounds=(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])).triangulate()
+
+
+class Slab(Box):
+    """The region between two parallel planes ``z_lo <= z <= z_hi`` (e.g. a synaptic cleft).
+
+    Faces are named ``lower`` and ``upper`` (the planes) plus ``xmin``.. ``ymax`` when
+    ``half_width`` bounds the slab laterally.
+    """
+
+    def __init__(self, z_lo: float, z_hi: float, half_width: float = math.inf, name: str | None = None):
+        w = check_positive("half_width", half_width, allow_inf=True)
+        super().__init__((-w, -w, z_lo), (w, w, z_hi), name=name)
+        self.faces = ("xmin", "xmax", "ymin", "ymax", "lower", "upper")
+
+
+class Sphere(Shape):
+    """A ball of ``radius`` [um] around ``center`` [um]."""
+
+    kind = _kg.K_SPHERE
+    faces = ("surface",)
+
+    def __init__(self, center=(0.0, 0.0, 0.0), radius: float = 1.0, name: str | None = None):
+        super().__init__(name)
+        self.center = check_vector3("center", center)
+        try:
+            self.radius = check_positive("sphere radius [um]", radius)
+        except ParameterError as e:
+            raise GeometryError(str(e)) from None
+
+    def params(self):
+        p = np.zeros(_kg.N_PAR)
+        p[0:3] = self.center
+        p[3] = self.radius
+        return p
+
+    def bounds(self):
+        return self.center - self.radius, self.center + self.radius
+
+    def smallest_feature(self):
+        return self.radius
+
+    def volume(self):
+        return 4.0 / 3.0 * math.pi * self.radius**3
+
+    def to_polydata(self):
+        import pyvista as pv
+
+        return pv.Sphere(radius=self.radius, center=self.center, theta_resolution=64, phi_resolution=64)
+
+
+class Cylinder(Shape):
+    """A capped cylinder of ``radius`` and ``length`` [um] centred on ``center`` along ``axis``.
+
+    Faces: ``side``, ``bottom`` (the cap at -axis) and ``top``.
+    """
+
+    kind = _kg.K_CYLINDER
+    faces = ("side", "bottom", "top")
+
+    def __init__(self, center=(0.0, 0.0, 0.0), radius: float = 1.0, length: float = 1.0,
+                 axis=(0.0, 0.0, 1.0), name: str | None = None):
+        super().__init__(name)
+        self.center = check_vector3("center", center)
+        try:
+            self.radius = check_positive("cylinder radius [um]", radius)
+            self.length = check_positive("cylinder length [um]", length)
+        except ParameterError as e:
+            raise GeometryError(str(e)) from None
+        a = check_vector3("axis", axis)
+        la = float(np.linalg.norm(a))
+        if la == 0:
+            raise GeometryError("cylinder axis must be a non-zero vector")
+        self.axis = a / la
+
+    def params(self):
+        p = np.zeros(_kg.N_PAR)
+        p[0:3] = self.center - 0.5 * self.length * self.axis
+        p[3:6] = self.axis
+        p[6] = self.radius
+        p[7] = self.length
+        return p
+
+    def bounds(self):
+        ends = np.array([self.center - 0.5 * self.length * self.axis, self.center + 0.5 * self.length * self.axis])
+        ext = self.radius * np.sqrt(np.clip(1.0 - self.axis**2, 0.0, 1.0))
+        return ends.min(0) - ext, ends.max(0) + ext
+
+    def smallest_feature(self):
+        return min(self.radius, self.length)
+
+    def volume(self):
+        return math.pi * self.radius**2 * self.length
+
+    def to_polydata(self):
+        import pyvista as pv
+
+        return pv.Cylinder(center=self.center, direction=self.axis, radius=self.radius,
+                           height=self.length, resolution=96, capping=True).triangulate()
+
+
+# ---------------------------------------------------------------------------------------------
+# meshes
+
+MESH_SUFFIXES = (".stl", ".obj", ".ply", ".vtk", ".vtp")
+
+
+def mesh_dir() -> Path:
+    """Folder of the meshes shipped with microsyn (package data ``microsyn.meshes``)."""
+    from . import meshes  # noqa: PLC0415  (subpackage mapped from the repository's meshes/)
+
+    return Path(meshes.__file__).parent
+
+
+def list_meshes() -> list[str]:
+    """Names of the shipped meshes (file stems)."""
+    return sorted(p.stem for p in mesh_dir().iterdir() if p.suffix.lower() in MESH_SUFFIXES)
+
+
+def load_mesh(source):
+    """Read a closed triangle mesh from a path, a shipped mesh name or a pyvista.PolyData.
+
+    Returns a triangulated, cleaned ``pyvista.PolyData``. Raises :class:`MeshError` if the file
+    is missing or unreadable, or holds no triangles.
+    """
+    import pyvista as pv
+
+    if isinstance(source, pv.DataSet):
+        poly = source if isinstance(source, pv.PolyData) else source.extract_surface()
+        label = "the given mesh"
+    else:
+        path = Path(os.fspath(source))
+        label = str(path)
+        if not path.exists():
+            candidates = [mesh_dir() / (path.name + s) for s in MESH_SUFFIXES] + [mesh_dir() / path.name]
+            found = [c for c in candidates if c.exists()]
+            if not found:
+                raise MeshError(
+                    f"no mesh file {str(path)!r} and no shipped mesh of that name; shipped: "
+                    f"{list_meshes()}; formats: {', '.join(MESH_SUFFIXES)}"
+                )
+            path = found[0]
+            label = path.name
+        if path.suffix.lower() not in MESH_SUFFIXES:
+            raise MeshError(f"{label}: unsupported mesh format {path.suffix!r}; use one of {MESH_SUFFIXES}")
+        try:
+            data = pv.read(str(path))
+        except Exception as e:  # noqa: BLE001 (reader errors vary by format)
+            raise MeshError(f"{label}: cannot read the mesh ({e})") from None
+        poly = data if isinstance(data, pv.PolyData) else data.extract_surface()
+    if poly.n_points == 0 or poly.n_cells == 0:
+        raise MeshError(f"{label}: the mesh has no triangles")
+    if not np.all(np.isfinite(poly.points)):
+        raise MeshError(f"{label}: the mesh has NaN or infinite vertex coordinates")
+    poly = poly.triangulate().clean(tolerance=0.0)
+    return poly
+
+
+def check_closed_mesh(poly, label: str = "mesh") -> None:
+    """Raise :class:`MeshError` unless the mesh is a closed (watertight), manifold surface."""
+    faces = poly.faces.reshape(-1, 4) if poly.n_cells else np.zeros((0, 4), int)
+    if faces.size == 0 or np.any(faces[:, 0] != 3):
+        raise MeshError(f"{label}: the mesh must consist of triangles")
+    tri = faces[:, 1:]
+    if np.any(tri[:, 0] == tri[:, 1]) or np.any(tri[:, 1] == tri[:, 2]) or np.any(tri[:, 0] == tri[:, 2]):
+        raise MeshError(f"{label}: the mesh has degenerate triangles (repeated vertices); clean it")
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    n_open = int(np.sum(counts == 1))
+    n_nonmanifold = int(np.sum(counts > 2))
+    if n_open:
+        raise MeshError(
+            f"{label}: the mesh is not watertight ({n_open} open edges); close its holes "
+            f"(e.g. pyvista's fill_holes or a mesh repair tool) before using it as a boundary"
+        )
+    if n_nonmanifold:
+        raise MeshError(f"{label}: the mesh is not manifold ({n_nonmanifold} edges shared by >2 triangles)")
+    if poly.volume <= 0:
+        raise MeshError(f"{label}: the mesh encloses no volume")
+
+
+class Mesh(Shape):
+    """A closed triangle mesh, voxelised once into a signed-distance lattice.
+
+    Parameters
+    ----------
+    source : path, shipped mesh name, or pyvista.PolyData
+        STL/OBJ/PLY/VTK/VTP file, or a name from :func:`list_meshes`.
+    voxel_size : float, optional
+        Lattice spacing [um]. Default: 1/96 of the largest extent.
+    scale : float
+        Factor applied to the vertex coordinates (e.g. 1e-3 for a mesh in nm).
+    name : str, optional
+
+    Notes
+    -----
+    The lattice holds exact point-triangle distances within 3 voxels of the surface and
+    Euclidean distance-transform values (minus one voxel) beyond; signs come from scanline
+    parity. Particles see the zero level set of the trilinear interpolant, which lies within
+    ``h^2 / (8 R)`` of a surface of curvature radius R (and within h everywhere).
+    """
+
+    kind = _kg.K_MESH
+    faces = ("surface",)
+
+    def __init__(self, source, voxel_size: float | None = None, scale: float = 1.0, name: str | None = None):
+        label = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else str(source)
+        super().__init__(name or (Path(os.fspath(source)).stem if isinstance(source, (str, os.PathLike)) else None))
+        scale = check_positive("scale", scale)
+        poly = load_mesh(source)
+        if scale != 1.0:
+            poly = poly.scale(scale, inplace=False)
+        check_closed_mesh(poly, label=str(label or self.name))
+        self.polydata = poly
+        lo = np.array(poly.bounds[0::2])
+        hi = np.array(poly.bounds[1::2])
+        ext = hi - lo
+        if voxel_size is None:
+            h = float(ext.max()) / 96.0
+        else:
+            h = check_positive("voxel_size [um]", voxel_size)
+        n_est = np.prod(np.ceil(ext / h) + 8)
+        if n_est > 6e7:
+            raise MeshError(
+                f"{self.name}: voxel_size {h:g} um would need {n_est:.3g} lattice nodes; "
+                f"use a voxel_size of at least {float(ext.max()) / 300:.3g} um"
+            )
+        self.voxel_size = h
+        self._voxelize(poly, lo, hi, h)
+
+    def _voxelize(self, poly, lo, hi, h):
+        from scipy import ndimage
+
+        from ._kernels.voxelize import band_distance, inside_labels
+
+        pad = 4
+        # an irrational offset keeps lattice columns off vertices and edges of round meshes
+        jitter = np.array([0.1234567891, 0.2718281828, 0.1414213562]) * h
+        origin = lo - pad * h - jitter
+        dims = (np.ceil((hi - origin) / h).astype(np.int64) + pad + 1)
+        nx, ny, nz = (int(d) for d in dims)
+        faces = poly.faces.reshape(-1, 4)[:, 1:]
+        tri = np.ascontiguousarray(poly.points[faces], dtype=np.float64)
+        labels, odd = inside_labels(tri, origin, h, nx, ny, nz)
+        if odd > 0:
+            raise MeshError(
+                f"{self.name}: {odd} lattice rays cross the surface an odd number of times; the "
+                f"mesh has self-intersections or gaps smaller than a voxel"
+            )
+        band = 3.0 * h
+        dband = band_distance(tri, origin, h, nx, ny, nz, band)
+        inside = labels.astype(bool)
+        # far field: distance transform between inside and outside nodes, one voxel subtracted
+        # so it never exceeds the true distance
+        d_in = ndimage.distance_transform_edt(inside) * h
+        d_out = ndimage.distance_transform_edt(~inside) * h
+        far = np.where(inside, -np.maximum(d_in - h, band), np.maximum(d_out - h, band))
+        near = np.where(inside, -dband, dband)
+        phi = np.where(dband <= band, near, far)
+        self.labels = labels
+        self.origin = origin
+        self.dims = (nx, ny, nz)
+        self._sdf = np.ascontiguousarray(phi.astype(np.float32).ravel())
+        if not inside.any():
+            raise MeshError(f"{self.name}: no lattice node is inside the mesh; use a smaller voxel_size")
+        # thinnest part: twice the smallest ridge (local maximum) of the inside distance
+        depth = np.where(inside, -phi, 0.0)
+        ridge = inside & (depth >= ndimage.maximum_filter(depth, size=3)) & (depth > 0.5 * h)
+        self._feature = 2.0 * float(depth[ridge].min()) if ridge.any() else 2.0 * h
+        self._volume = float(poly.volume)
+
+    def params(self):
+        p = np.zeros(_kg.N_PAR)
+        p[0] = 0.0  # mesh index, filled in by Domain.compile
+        return p
+
+    def _mesh_arrays(self):
+        meta = np.zeros((1, 8))
+        meta[0, 0:3] = self.origin
+        meta[0, 3] = self.voxel_size
+        meta[0, 4:7] = self.dims
+        meta[0, 7] = 0
+        return self._sdf, meta
+
+    def bounds(self):
+        b = self.polydata.bounds
+        return np.array(b[0::2]), np.array(b[1::2])
+
+    def smallest_feature(self):
+        return self._feature
+
+    def volume(self):
+        return self._volume
+
+    def to_polydata(self):
+        return self.polydata
+
+    @property
+    def n_triangles(self) -> int:
+        return int(self.polydata.n_cells)
+
+
+# ---------------------------------------------------------------------------------------------
+# domains
+
+
+@dataclass
+class CompiledGeometry:
+    """Arrays the kernels take (see :mod:`microsyn._kernels.geometry`)."""
+
+    kind: np.ndarray
+    role: np.ndarray
+    active: np.ndarray  # (n_species, n_prim) int8
+    par: np.ndarray
+    face_base: np.ndarray  # (n_prim + 1,)
+    sdf: np.ndarray
+    mesh_meta: np.ndarray
+    bc: np.ndarray  # (n_species, n_surfaces) int8
+    has_absorb: np.ndarray  # (n_species,) int8
+    surface_names: list
+
+    def kernel_args(self):
+        return (self.kind, self.role, self.active, self.par, self.face_base, self.sdf, self.mesh_meta, self.bc)
+
+
+class Domain:
+    """A union of solid shapes minus a union of holes, with boundary conditions per surface.
+
+    Parameters
+    ----------
+    *solids : Shape
+        Shapes whose union is the domain.
+    holes : sequence of Shape
+        Shapes cut out of it (obstacles, vesicles, the other side of a membrane).
+
+    Example
+    -------
+    >>> import microsyn as ms
+    >>> hemi = ms.Domain(ms.Sphere((0, 0, 0), 2.0, name="far"),
+    ...                  holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
+    >>> hemi.set_boundary("far", "absorb")      # open space beyond 2 um
+    >>> hemi.contains([(0, 0, 1), (0, 0, -1)]).tolist()
+    [True, False]
+    """
+
+    def __init__(self, *solids: Shape, holes: Sequence[Shape] = ()):
+        if not solids:
+            raise GeometryError("a domain needs at least one solid shape")
+        self.solids: list[Shape] = []
+        self.holes: list[Shape] = []
+        self._bc: dict[tuple[str, str | None], str] = {}
+        for s in solids:
+            self._add(s, self.solids)
+        for h in holes:
+            self._add(h, self.holes)
+
+    def _add(self, shape, where):
+        if isinstance(shape, Domain):
+            raise GeometryError("combine shapes, not domains: use Domain(a, b, holes=[c])")
+        if not isinstance(shape, Shape):
+            raise GeometryError(f"expected a microsyn shape, got {shape!r}")
+        if shape.name in {s.name for s in self.solids + self.holes}:
+            raise GeometryError(f"two shapes named {shape.name!r}; give each shape its own name")
+        where.append(shape)
+
+    def __or__(self, other):
+        d = self.copy()
+        if isinstance(other, Domain):
+            for s in other.solids:
+                d._add(s, d.solids)
+            for h in other.holes:
+                d._add(h, d.holes)
+            d._bc.update(other._bc)
+        else:
+            d._add(other, d.solids)
+        return d
+
+    def __sub__(self, other):
+        d = self.copy()
+        if isinstance(other, Domain):
+            raise GeometryError("subtract shapes, not domains")
+        d._add(other, d.holes)
+        return d
+
+    def copy(self):
+        d = Domain.__new__(Domain)
+        d.solids = list(self.solids)
+        d.holes = list(self.holes)
+        d._bc = dict(self._bc)
+        return d
+
+    @property
+    def shapes(self) -> list[Shape]:
+        return self.solids + self.holes
+
+    def surface_names(self) -> list[str]:
+        return [n for s in self.shapes for n in s.surface_names()]
+
+    def _match_surfaces(self, pattern: str) -> list[str]:
+        names = self.surface_names()
+        if pattern in names:
+            return [pattern]
+        shape_names = {s.name: s for s in self.shapes}
+        if pattern in shape_names:
+            return shape_names[pattern].surface_names()
+        if pattern in ("*", "all"):
+            return names
+        raise GeometryError(f"no surface named {pattern!r}; surfaces: {names}")
+
+    def set_boundary(self, surface: str, condition: str, species: str | Iterable[str] | None = None) -> "Domain":
+        """Set the boundary condition of a surface (or all faces of a shape, or ``"*"``).
+
+        Parameters
+        ----------
+        surface : str
+            ``"box.zmax"``, a shape name for all its faces, or ``"*"``.
+        condition : {"reflect", "absorb", "transmit"}
+        species : str or list of str, optional
+            Only for these species (default: all).
+        """
+        if condition not in BOUNDARY_CODES:
+            raise ParameterError(f"boundary condition must be one of {list(BOUNDARY_CODES)}, got {condition!r}")
+        targets = self._match_surfaces(surface)
+        sp_list = [None] if species is None else ([species] if isinstance(species, str) else list(species))
+        for name in targets:
+            for sp in sp_list:
+                self._bc[(name, sp)] = condition
+        return self
+
+    def boundary(self, surface: str, species: str | None = None) -> str:
+        """The boundary condition of a surface for a species."""
+        if surface not in self.surface_names():
+            raise GeometryError(f"no surface named {surface!r}; surfaces: {self.surface_names()}")
+        if species is not None and (surface, species) in self._bc:
+            return self._bc[(surface, species)]
+        return self._bc.get((surface, None), "reflect")
+
+    # --- geometry queries ---------------------------------------------------------
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds (lo, hi) [um] of the union of solids (may be infinite)."""
+        los, his = zip(*(s.bounds() for s in self.solids))
+        return np.min(los, axis=0), np.max(his, axis=0)
+
+    def smallest_feature(self) -> float:
+        """Smallest feature [um] of any shape (the time-step check uses it)."""
+        return min(s.smallest_feature() for s in self.shapes)
+
+    def compile(self, species_names: Sequence[str]) -> CompiledGeometry:
+        """Arrays for the kernels, for the given species order."""
+        shapes = self.shapes
+        n = len(shapes)
+        kind = np.array([s.kind for s in shapes], np.int64)
+        role = np.array([0] * len(self.solids) + [1] * len(self.holes), np.int64)
+        par = np.zeros((n, _kg.N_PAR))
+        sdf_parts = []
+        metas = []
+        offset = 0
+        for p, s in enumerate(shapes):
+            par[p] = s.params()
+            if isinstance(s, Mesh):
+                sdf_p, meta = s._mesh_arrays()
+                meta = meta.copy()
+                meta[0, 7] = offset
+                par[p, 0] = len(metas)
+                sdf_parts.append(sdf_p)
+                metas.append(meta[0])
+                offset += sdf_p.size
+        sdf = np.concatenate(sdf_parts).astype(np.float32) if sdf_parts else np.zeros(1, np.float32)
+        mesh_meta = np.array(metas) if metas else np.zeros((0, 8))
+        face_base = np.zeros(n + 1, np.int64)
+        names = []
+        for p, s in enumerate(shapes):
+            face_base[p + 1] = face_base[p] + len(s.faces)
+            names.extend(s.surface_names())
+        ns = len(species_names)
+        bc = np.zeros((max(ns, 1), len(names)), np.int8)
+        for si, sp in enumerate(species_names):
+            for k, name in enumerate(names):
+                bc[si, k] = BOUNDARY_CODES[self.boundary(name, sp)]
+        active = np.ones((max(ns, 1), n), np.int8)
+        for p, s in enumerate(shapes):
+            if role[p] == 1:
+                codes = bc[:, face_base[p]:face_base[p + 1]]
+                for si in range(bc.shape[0]):
+                    t = codes[si] == BOUNDARY_CODES["transmit"]
+                    if t.all():
+                        active[si, p] = 0
+                    elif t.any():
+                        raise GeometryError(
+                            f"hole {s.name!r}: for species {species_names[si]!r} some faces transmit "
+                            f"and others do not; a hole must be all 'transmit' (absent) or none"
+                        )
+        has_absorb = np.array([(bc[si] == 1).any() for si in range(bc.shape[0])], np.int8)
+        return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta, bc, has_absorb, names)
+
+    def sdf(self, points, species: str | None = None) -> np.ndarray:
+        """Signed distance [um] to the domain boundary for a species (negative inside).
+
+        For unions and differences this is the min/max combination of the shapes' distances:
+        exact in sign, and a bound on the distance.
+        """
+        pts = _as_points(points)
+        cg = self.compile([species or "_"])
+        d_solid = np.full(pts.shape[0], np.inf)
+        d_hole = np.full(pts.shape[0], -np.inf)
+        for p in range(len(self.shapes)):
+            d = _sdf_many(cg.kind[p:p + 1], cg.par[p:p + 1], cg.sdf, cg.mesh_meta, pts)
+            if cg.role[p] == 0:
+                d_solid = np.minimum(d_solid, d)
+            elif cg.active[0, p]:
+                d_hole = np.maximum(d_hole, -d)
+        return np.maximum(d_solid, d_hole)
+
+    def contains(self, points, species: str | None = None) -> np.ndarray:
+        """True where points (n, 3) [um] are inside the domain (for ``species``)."""
+        return self.sdf(points, species) <= 0.0
+
+    def __repr__(self):
+        return f"Domain(solids={self.solids!r}, holes={self.holes!r})"
+
+
+def as_domain(geometry) -> Domain:
+    """Accept a Shape or a Domain; return a Domain."""
+    if isinstance(geometry, Domain):
+        return geometry
+    if isinstance(geometry, Shape):
+        return Domain(geometry)
+    raise GeometryError(f"expected a microsyn Shape or Domain, got {type(geometry).__name__}")

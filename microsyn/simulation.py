@@ -1,0 +1,386 @@
+"""The simulation: particles, geometry, events, sources and recorders on one integer step clock."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Iterable
+
+import numpy as np
+
+from . import rng as _rng
+from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
+from .errors import DomainEscapeError, GeometryError, ParameterError, TimeStepError, check_positive
+from .events import CallbackEvent, EventQueue, time_to_step
+from .geometry import CompiledGeometry, as_domain
+from .particles import ParticleStore
+from .recorders import _as_trigger
+from .species import Species, SpeciesTable
+
+GAUSSIAN_METHODS = ("table", "exact")
+
+
+class Simulation:
+    """Brownian dynamics of ions and molecules in a domain, on an integer step clock.
+
+    Parameters
+    ----------
+    geometry : Shape or Domain
+        Where particles live, with boundary conditions per surface and species.
+    dt : float
+        Time step [ms] (1e-6 ms = 1 ns is typical near channels).
+    species : iterable of str or Species
+        Species to track (more can be added with :meth:`add_species`).
+    seed : int
+        Seed of every random number in the run; a seed gives bitwise-identical results
+        whatever the thread count.
+    gaussian : {"table", "exact"}
+        Step distribution: a 65,536-entry table (variance exact, kurtosis 2.9998, tails cut at
+        4.39 sigma; fastest) or exact normals by the ziggurat method.
+    medium : {"cytoplasm", "water"}
+        Which of a species' diffusion coefficients to use unless ``D`` overrides it.
+    D : dict, optional
+        Diffusion coefficients [um^2/ms] by species name.
+    check_escapes : bool
+        After every stretch of steps, verify every particle is inside its domain and raise
+        :class:`~microsyn.errors.DomainEscapeError` otherwise (on by default; costs one
+        geometry query per particle per stretch).
+    allow_large_dt : bool
+        Warn instead of refusing when the rms step sqrt(6 D dt) exceeds a quarter of the
+        geometry's smallest feature.
+    threads : int, optional
+        Numba threads for the kernels (default: all).
+
+    Notes
+    -----
+    The loop (:meth:`run`): time is ``step * dt``. Each pass finds the next step at which
+    anything is due (an event, a recorder, the end of the run), asks the continuous sources
+    for their births in between, advances diffusion to that step in one kernel call (each
+    particle takes all the steps; newborns start at their birth step), removes absorbed
+    particles, checks for escapes, then applies the due events in phase order (stimulus,
+    gating, release, bookkeeping; ties in scheduling order) and runs the due recorders last,
+    so they see the state after the events.
+
+    Example
+    -------
+    >>> import microsyn as ms
+    >>> sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-6, species=["Na+"], seed=1)
+    >>> sim.release("Na+", n=100, at=(0.5, 0.5, 0.5))
+    >>> sim.run(1e-4)
+    >>> sim.count("Na+")
+    100
+    """
+
+    def __init__(self, geometry, dt: float, species: Iterable = (), seed: int = 0,
+                 gaussian: str = "table", medium: str = "cytoplasm", D: dict | None = None,
+                 check_escapes: bool = True, allow_large_dt: bool = False, threads: int | None = None):
+        self.domain = as_domain(geometry)
+        self.dt = check_positive("dt [ms]", dt)
+        self.seed = _rng.check_seed(seed)
+        self._seed_key = _rng.seed_key(self.seed)
+        if gaussian not in GAUSSIAN_METHODS:
+            raise ParameterError(f"gaussian must be one of {GAUSSIAN_METHODS}, got {gaussian!r}")
+        self.gaussian = gaussian
+        if medium not in ("cytoplasm", "water"):
+            raise ParameterError(f"medium must be 'cytoplasm' or 'water', got {medium!r}")
+        self.medium = medium
+        self.check_escapes = bool(check_escapes)
+        self.allow_large_dt = bool(allow_large_dt)
+        if threads is not None and (int(threads) < 1):
+            raise ParameterError(f"threads must be >= 1, got {threads}")
+        self.threads = threads
+        self.species = SpeciesTable()
+        self._D: dict[str, float] = {}
+        self.particles = ParticleStore()
+        self.queue = EventQueue()
+        self.recorders: list = []
+        self._rec_last: dict[int, int] = {}
+        self._continuous_sources: list = []
+        self.step = 0
+        self.absorbed: dict[tuple[str, str], int] = {}
+        self.transmitted: dict[tuple[str, str], int] = {}
+        self.stats = {"slow_steps": 0, "reflections": 0, "rejected_steps": 0, "ended": 0, "resolved": 0}
+        self._compiled: CompiledGeometry | None = None
+        for s in species:
+            self.add_species(s)
+        for name, value in (D or {}).items():
+            self.set_D(name, value)
+
+    # ------------------------------------------------------------------ species
+    def add_species(self, species, D: float | None = None) -> int:
+        """Track a species (name of a standard ion or a :class:`Species`); returns its index."""
+        idx = self.species.add(species)
+        if D is not None:
+            self.set_D(self.species[idx].name, D)
+        self._compiled = None
+        return idx
+
+    def set_D(self, species: str, D: float) -> None:
+        """Override the diffusion coefficient [um^2/ms] of a species."""
+        sp = self.species[species]
+        self._D[sp.name] = check_positive(f"D of {sp.name} [um^2/ms]", D)
+        self._compiled = None
+
+    def D(self, species) -> float:
+        """Diffusion coefficient [um^2/ms] used for a species."""
+        sp: Species = self.species[species]
+        return self._D.get(sp.name, sp.D(self.medium))
+
+    @property
+    def time(self) -> float:
+        """Current time [ms]."""
+        return self.step * self.dt
+
+    # ------------------------------------------------------------------ checks
+    def _check_dt(self):
+        feature = self.domain.smallest_feature()
+        for sp in self.species:
+            rms = math.sqrt(6.0 * self.D(sp.name) * self.dt)
+            if rms > 0.25 * feature:
+                dt_max = (0.25 * feature) ** 2 / (6.0 * self.D(sp.name))
+                msg = (f"dt = {self.dt:g} ms gives {sp.name} an rms step of {rms:.3g} um, more than "
+                       f"a quarter of the geometry's smallest feature ({feature:.3g} um); use "
+                       f"dt <= {dt_max:.3g} ms")
+                if self.allow_large_dt:
+                    warnings.warn(msg + " (allowed by allow_large_dt=True)", stacklevel=3)
+                else:
+                    raise TimeStepError(msg + ", or pass allow_large_dt=True to accept it")
+
+    def _compile(self) -> CompiledGeometry:
+        self._check_dt()
+        self._compiled = self.domain.compile(self.species.names)
+        return self._compiled
+
+    def _check_inside(self, species, points, what="particles"):
+        if species not in self.species:
+            self.add_species(species)
+        sp = self.species[species].name
+        ok = self.domain.contains(points, species=sp)
+        if not np.all(ok):
+            bad = np.asarray(points)[~ok][0]
+            raise GeometryError(
+                f"{what}: position {np.round(bad, 6).tolist()} um is outside the domain for {sp}; "
+                f"place it inside (a point exactly on a reflecting surface counts as inside)"
+            )
+
+    # ------------------------------------------------------------------ particles and sources
+    def add_particles(self, species, positions) -> None:
+        """Add particles of a species at ``positions`` (n, 3) [um] now."""
+        pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+        self._check_inside(species, pos)
+        self.particles.append(self.species.index(species), pos)
+
+    def add_source(self, source):
+        """Add a source (:class:`~microsyn.sources.PointRelease`, ``FluxSource``, ...)."""
+        if not hasattr(source, "attach"):
+            raise ParameterError(f"a source needs an attach(sim) method, got {source!r}")
+        if source.species not in self.species:
+            self.add_species(source.species)
+        source.attach(self)
+        return source
+
+    def release(self, species, n: int, at, time: float | None = None):
+        """Release ``n`` particles at point ``at`` [um] at ``time`` [ms] (default: now)."""
+        from .sources import PointRelease
+
+        return self.add_source(PointRelease(species, n, at, self.time if time is None else time))
+
+    def fill(self, species, conc_mM: float, region=None, time: float | None = None):
+        """Fill the domain (or ``region``) uniformly at ``conc_mM`` [mM] at ``time`` (default now)."""
+        from .sources import UniformFill
+
+        return self.add_source(UniformFill(species, conc_mM, region, self.time if time is None else time))
+
+    def schedule(self, event, func=None):
+        """Schedule an event (an object with ``time`` and ``apply``), or ``func(sim)`` at a time."""
+        if func is not None:
+            event = CallbackEvent(float(event), func)
+        return self.queue.push(event, self.dt, self.step)
+
+    def add_recorder(self, recorder, trigger=None):
+        """Add a recorder; ``trigger`` (ms interval, list of times, or a trigger) overrides its own."""
+        if trigger is not None:
+            recorder.trigger = _as_trigger(trigger)
+        if getattr(recorder, "trigger", None) is None or not hasattr(recorder, "record"):
+            raise ParameterError("a recorder needs a trigger (e.g. every=0.01 ms) and a record(sim) method")
+        species = getattr(recorder, "species", None)
+        if species is not None and species not in self.species:
+            self.add_species(species)
+        self.recorders.append(recorder)
+        return recorder
+
+    # ------------------------------------------------------------------ queries
+    def _species_mask(self, species):
+        if species is None:
+            return None
+        return self.particles.species == self.species.index(species)
+
+    def positions(self, species=None) -> np.ndarray:
+        """(n, 3) positions [um] of the live particles (of a species)."""
+        return self.particles.positions(self._species_mask(species))
+
+    def ids_and_positions(self, species=None):
+        m = self._species_mask(species)
+        ids = self.particles.pid if m is None else self.particles.pid[m]
+        return ids.copy(), self.particles.positions(m)
+
+    def count(self, species=None) -> int:
+        """Number of live particles (of a species)."""
+        if species is None:
+            return self.particles.n
+        return self.particles.count(self.species.index(species))
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, duration: float) -> "Simulation":
+        """Advance by ``duration`` [ms] (a whole number of steps); see the class Notes."""
+        duration = check_positive("duration [ms]", duration, allow_zero=True)
+        n = duration / self.dt
+        n_steps = int(round(n))
+        if abs(n - n_steps) > 1e-6 * max(1.0, n):
+            raise ParameterError(
+                f"duration {duration} ms is not a whole number of steps of dt = {self.dt} ms"
+            )
+        return self.run_until_step(self.step + n_steps)
+
+    def run_until(self, t_end: float) -> "Simulation":
+        """Advance to time ``t_end`` [ms]."""
+        return self.run_until_step(time_to_step(t_end, self.dt))
+
+    def run_until_step(self, end_step: int) -> "Simulation":
+        cg = self._compile()
+        self._apply_due_events()
+        self._run_due_recorders()
+        while self.step < end_step:
+            nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
+            self._advance(int(nxt) - self.step, cg)
+            if self._compiled is None:  # species were added by an event
+                cg = self._compile()
+            self._apply_due_events()
+            if self._compiled is None:
+                cg = self._compile()
+            self._run_due_recorders()
+        return self
+
+    def _next_recorder_step(self, step):
+        nxt = math.inf
+        for r in self.recorders:
+            nxt = min(nxt, r.trigger.next_step(step, self.dt))
+        return nxt
+
+    def _apply_due_events(self):
+        while True:
+            due = self.queue.pop_due(self.step)
+            if not due:
+                return
+            for ev in due:
+                ev.apply(self)
+
+    def _run_due_recorders(self):
+        for k, r in enumerate(self.recorders):
+            if self._rec_last.get(k) == self.step:
+                continue
+            if r.trigger.next_step(self.step, self.dt) == self.step:
+                r.record(self)
+                self._rec_last[k] = self.step
+
+    def _kernel_args(self, cg):
+        ns = max(len(self.species), 1)
+        D = np.array([self.D(s.name) for s in self.species] or [1.0])
+        sigma = np.sqrt(2.0 * D * self.dt)
+        Ddt = D * self.dt
+        # bridge margin: 4.5 sigma, beyond which exp(-d0 d1 / (D dt)) < exp(-40.5)
+        margin = np.where(cg.has_absorb[:ns] != 0, 4.5 * sigma, 0.0)
+        return sigma, Ddt, margin
+
+    def _advance(self, nsteps: int, cg: CompiledGeometry):
+        if nsteps <= 0:
+            return
+        from ._kernels import brownian as kb
+
+        ps = self.particles
+        # births of the continuous sources in [step, step + nsteps)
+        births_sp, births_pos, births_start = [], [], []
+        for src in self._continuous_sources:
+            counts = src.births(self, self.step, nsteps)
+            m = int(counts.sum())
+            if m:
+                births_sp.append(np.full(m, self.species.index(src.species), np.int16))
+                births_pos.append(src.positions(m))
+                births_start.append(np.repeat(np.arange(nsteps, dtype=np.int64), counts))
+        n_old = ps.n
+        if births_sp:
+            start = np.concatenate(births_start)
+            order = np.argsort(start, kind="stable")
+            sp_all = np.concatenate(births_sp)[order]
+            pos_all = np.concatenate(births_pos)[order]
+            s = ps.append(0, pos_all)
+            ps._species[s] = sp_all
+            start_new = start[order]
+        else:
+            start_new = np.zeros(0, np.int64)
+        if ps.n == 0:
+            self.step += nsteps
+            return
+        sigma, Ddt, margin = self._kernel_args(cg)
+        block = BLOCK_SIZE
+        counters = np.zeros(((ps.n + block - 1) // block, kb.N_COUNTERS), np.int64)
+        import numba
+
+        prev_threads = numba.get_num_threads()
+        want = self.threads or prev_threads
+        if ps.n < PARALLEL_MIN_PARTICLES:
+            want = 1
+        numba.set_num_threads(min(want, numba.config.NUMBA_NUM_THREADS))
+        try:
+            common = (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, n_old, start_new,
+                      self.step, nsteps, self._seed_key, sigma, Ddt, margin, cg.has_absorb)
+            if self.gaussian == "table":
+                kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), block, counters)
+            else:
+                zx, zr = _rng.ziggurat_tables()
+                kb.step_exact(*common, zx, zr, *cg.kernel_args(), block, counters)
+        finally:
+            numba.set_num_threads(prev_threads)
+        self.step += nsteps
+        tot = counters.sum(axis=0)
+        self.stats["slow_steps"] += int(tot[kb.C_SLOW])
+        self.stats["reflections"] += int(tot[kb.C_REFLECT])
+        self.stats["rejected_steps"] += int(tot[kb.C_REJECT])
+        self.stats["ended"] += int(tot[kb.C_ENDED])
+        self.stats["resolved"] += int(tot[kb.C_RESOLVE])
+        if tot[kb.C_ENDED]:
+            self._record_fates(ps.compact(), cg)
+        if self.check_escapes:
+            self.assert_no_escapes(cg)
+
+    def _record_fates(self, states, cg):
+        species = self.particles.last_removed_species
+        pairs, counts = np.unique(np.stack([states.astype(np.int64), species.astype(np.int64)], axis=1),
+                                  axis=0, return_counts=True)
+        for (st, sp), c in zip(pairs, counts):
+            name = cg.surface_names[abs(int(st)) - 1]
+            key = (name, self.species[int(sp)].name)
+            book = self.absorbed if st > 0 else self.transmitted
+            book[key] = book.get(key, 0) + int(c)
+
+    def assert_no_escapes(self, cg: CompiledGeometry | None = None) -> None:
+        """Raise :class:`DomainEscapeError` if any live particle is outside its domain."""
+        from ._kernels.boundaries import INSIDE_TOL, count_outside
+
+        cg = cg or self._compiled or self._compile()
+        ps = self.particles
+        idx = np.zeros(8, np.int64)
+        n_out = count_outside(ps.x, ps.y, ps.z, ps.species, ps.state, cg.kind, cg.role, cg.active,
+                              cg.par, cg.sdf, cg.mesh_meta, 10 * INSIDE_TOL, idx)
+        if n_out:
+            i = int(idx[0])
+            raise DomainEscapeError(
+                f"{n_out} particle(s) found outside the domain at t = {self.time:g} ms, e.g. "
+                f"{self.species[int(ps.species[i])].name} id {int(ps.pid[i])} at "
+                f"{[float(ps.x[i]), float(ps.y[i]), float(ps.z[i])]} um. This is a bug in the "
+                f"boundary handling; please report it with the geometry and seed"
+            )
+
+    def absorbed_count(self, surface: str | None = None, species: str | None = None) -> int:
+        """Particles absorbed so far (at a surface, of a species)."""
+        return sum(c for (s, sp), c in self.absorbed.items()
+                   if (surface is None or s == surface) and (species is None or sp == species))
