@@ -334,9 +334,12 @@ MESH_SUFFIXES = (".stl", ".obj", ".ply", ".vtk", ".vtp")
 
 def mesh_dir() -> Path:
     """Folder of the meshes shipped with microsyn (package data ``microsyn.meshes``)."""
-    from . import meshes  # noqa: PLC0415  (subpackage mapped from the repository's meshes/)
+    try:  # installed: the repository's meshes/ ships as the subpackage microsyn.meshes
+        from . import meshes  # noqa: PLC0415
 
-    return Path(meshes.__file__).parent
+        return Path(meshes.__file__).parent
+    except ImportError:  # running from a source checkout without installing
+        return Path(__file__).resolve().parent.parent / "meshes"
 
 
 def list_meshes() -> list[str]:

@@ -71,7 +71,7 @@ class Lattice:
         return out
 
     def concentration_mM(self, sim, species) -> np.ndarray:
-        """Concentration [mM] of a species per voxel (counts / (voxel volume * 602.2))."""
+        """Concentration [mM] of a species per voxel (counts / (voxel volume [um^3] * 602,214))."""
         return self.counts(sim, species) / (self.voxel_volume_um3 * PARTICLES_PER_UM3_PER_MM)
 
     def charge_density(self, sim) -> np.ndarray:

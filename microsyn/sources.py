@@ -100,7 +100,7 @@ class FluxSource:
 class UniformFill:
     """Fill a region (default: the whole domain) with particles at ``conc_mM`` [mM] at ``time``.
 
-    The number placed is the expected count c V 602.2 rounded to the nearest whole particle,
+    The number placed is the expected count c V 602,214 (c in mM, V in um^3) rounded to the nearest whole particle,
     positions uniform in the region by rejection sampling. The domain (or ``region``) must be
     bounded.
     """

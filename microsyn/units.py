@@ -19,7 +19,8 @@ resistivity         ohm cm        (cytoplasm, as customary; converted here)
 
 Derived numbers used throughout (computed below from CODATA 2018 constants):
 
-- 1 mM in 1 um^3 holds ``PARTICLES_PER_UM3_PER_MM`` = 602.214 particles.
+- 1 mM in 1 um^3 holds ``PARTICLES_PER_UM3_PER_MM`` = 602,214 particles (1 uM: 602.2).
+  (1 mM = 1 mol/m^3 and 1 um^3 = 1e-18 m^3, so 1e-18 mol = 6.022e5 particles.)
 - 1 pA carries ``CHARGES_PER_MS_PER_PA`` = 6241.51 elementary charges per ms.
 - A specific membrane capacitance of 1 uF/cm^2 is 0.01 pF/um^2 (``PF_PER_UM2_PER_UF_PER_CM2``).
 - RT/F at 37 C (310.15 K) is 26.73 mV (see :func:`thermal_voltage`).
@@ -43,8 +44,7 @@ FARADAY_C_PER_MOL = AVOGADRO_PER_MOL * ELEMENTARY_CHARGE_C  #: F [C/mol]
 PARTICLES_PER_UM3_PER_MM = 1e-3 * 1e-15 * AVOGADRO_PER_MOL
 #: elementary charges per ms carried by 1 pA: 1e-12 C/s * 1e-3 s/ms / e
 CHARGES_PER_MS_PER_PA = 1e-12 * 1e-3 / ELEMENTARY_CHARGE_C
-#: Faraday constant in base units: pA ms per mmol ... expressed as fC per (mM um^3)
-#: 1 mM in 1 um^3 is 602.2 ions, i.e. 602.2 * e = 9.6485e-5 pC = 0.096485 fC per valence.
+#: charge of 1 mM of monovalent ions in 1 um^3: 602,214 e = 96.485 fC
 FEMTOCOULOMB_PER_MM_UM3 = PARTICLES_PER_UM3_PER_MM * ELEMENTARY_CHARGE_C * 1e15
 #: 1 uF/cm^2 expressed in pF/um^2 (1e-6 F / 1e8 um^2 = 1e-14 F/um^2)
 PF_PER_UM2_PER_UF_PER_CM2 = 1e-2
