@@ -21,6 +21,7 @@ from .recorders import At, Count, Every, HeightProfile, MeanSquaredDisplacement,
 from .simulation import Simulation
 from .sources import FluxSource, PointRelease, UniformFill
 from .species import STANDARD_SPECIES, Species, SpeciesTable, get_species
+from . import units
 
 __version__ = "0.1.0"
 
