@@ -30,7 +30,7 @@ K_MESH = 4
 N_PAR = 12
 INF = np.inf
 SQRT3 = math.sqrt(3.0)
-BISECT_ITERS = 48
+BISECT_ITERS = 60
 
 
 @nb.njit(inline="always", **JIT)
@@ -350,19 +350,33 @@ def segment_interval(kind, par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
         return -INF, INF, 0, 0
     if not in0 and not in1:
         return INF, -INF, 0, 0
-    lo = 0.0  # inside end
-    hi = 1.0  # outside end
-    if not in0:
-        lo = 1.0
-        hi = 0.0
-    for _ in range(BISECT_ITERS):
-        mid = 0.5 * (lo + hi)
-        if mesh_sdf(sdf, mesh_meta, m, x0 + mid * dx, y0 + mid * dy, z0 + mid * dz) <= 0.0:
-            lo = mid
-        else:
-            hi = mid
-        if abs(hi - lo) < 1e-15:
-            break
+    # Illinois regula falsi on the bracket [inside end ti, outside end to]: the trilinear
+    # distance is nearly linear along a step, so a few iterations reach 1e-12 um
     if in0:
-        return -INF, lo, 0, 0
-    return lo, INF, 0, 0
+        ti, fi, to, fo = 0.0, phi0, 1.0, phi1
+    else:
+        ti, fi, to, fo = 1.0, phi1, 0.0, phi0
+    seg = math.sqrt(dx * dx + dy * dy + dz * dz)
+    side = 0
+    fi_true = fi
+    for _ in range(BISECT_ITERS):
+        if fi_true > -1e-12 or abs(to - ti) * seg < 1e-12:
+            break
+        t = ti - fi * (to - ti) / (fo - fi)
+        if not (min(ti, to) < t < max(ti, to)):
+            t = 0.5 * (ti + to)
+        ft = mesh_sdf(sdf, mesh_meta, m, x0 + t * dx, y0 + t * dy, z0 + t * dz)
+        if ft <= 0.0:
+            ti, fi = t, ft
+            fi_true = ft
+            if side == -1:
+                fo *= 0.5
+            side = -1
+        else:
+            to, fo = t, ft
+            if side == 1:
+                fi *= 0.5
+            side = 1
+    if in0:
+        return -INF, ti, 0, 0
+    return ti, INF, 0, 0
