@@ -181,3 +181,15 @@ def test_binning_counts_particles_outside_the_lattice():
     lat = ms.Lattice((0, 0, 0), (0.5, 0.5, 0.5), voxel_size=0.1)
     assert lat.counts(sim, "Na+").sum() == 1
     assert lat.last_outside == 1
+
+
+def test_mesh_lattice_lookup_matches_scipy_trilinear():
+    """The kernel's mesh signed distance is trilinear interpolation of the lattice (reference:
+    scipy.ndimage.map_coordinates, order 1)."""
+    from scipy import ndimage
+
+    m = ms.Mesh("sphere")
+    lat = m._sdf.reshape(m.dims).astype(np.float64)
+    pts = np.random.default_rng(5).uniform(-0.5, 0.5, (3000, 3))
+    ref = ndimage.map_coordinates(lat, ((pts - m.origin) / m.voxel_size).T, order=1)
+    np.testing.assert_allclose(m.sdf(pts), ref, atol=1e-6)
