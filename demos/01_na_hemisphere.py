@@ -188,7 +188,7 @@ class HemisphereScene:
                                resolution=48), color=PORE_COLOR, ambient=0.4, name="pore")
         p.add_mesh(pv.Disc(center=(0, 0, 0.001 * self.R_end), inner=rp * 1.6, outer=rp * 2.2, c_res=64),
                    color=PORE_COLOR, opacity=0.9, ambient=0.5, name="pore_ring")
-        p.add_text("Na+ entering through an open channel spreads as a hemisphere",
+        p.add_text("Na+ let in at a membrane pore spreads as a hemisphere",
                    position="upper_edge", font_size=self.font(15), color="white", name="title")
         p.add_text(f"gold: {n_ions:,} Na+ ions let in at the pore at t = 0, D = {D:g} \u00b5m\u00b2/ms\n"
                    f"shell: rms distance sqrt(6 D t)      red: channel pore\n"

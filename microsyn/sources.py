@@ -1,5 +1,10 @@
 """Particle sources: instantaneous point release, constant-flux pore, uniform fill.
 
+Sinks are surfaces: any absorbing surface removes particles with the exact Brownian-bridge
+crossing probability, e.g. an absorbing far boundary (open space), or an absorbing sphere,
+cylinder or mesh given as a hole (a buffer-free uptake site, a pump patch); the simulation books
+each absorbed particle per surface and species (``Simulation.absorbed``).
+
 A source is duck-typed: ``attach(sim)`` is called when it is added. Instantaneous sources
 schedule an event; continuous sources register with the simulation and are asked, for each
 stretch of steps, for their births (``births(sim, step0, nsteps)`` returning the number of
