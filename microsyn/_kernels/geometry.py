@@ -89,7 +89,17 @@ def mesh_sdf(sdf, mesh_meta, m, x, y, z):
     return dd + c0 + (c1 - c0) * tx
 
 
-@nb.njit(**JIT_HOT)
+@nb.njit(inline="always", **JIT)
+def _cylinder_local(par, p, x, y, z):
+    """Axial coordinate and radial vector of (x, y, z) relative to cylinder ``p``'s base."""
+    dx = x - par[p, 0]
+    dy = y - par[p, 1]
+    dz = z - par[p, 2]
+    ax = dx * par[p, 3] + dy * par[p, 4] + dz * par[p, 5]
+    return ax, dx - ax * par[p, 3], dy - ax * par[p, 4], dz - ax * par[p, 5]
+
+
+@nb.njit(**JIT_NOALLOC)
 def mesh_gradient(sdf, mesh_meta, m, x, y, z):
     """Unit outward normal of mesh ``m`` near (x, y, z): the normalised gradient of the
     trilinear signed distance (central differences of a tenth of a voxel)."""
@@ -128,13 +138,7 @@ def prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z):
         dz = z - par[p, 2]
         return math.sqrt(dx * dx + dy * dy + dz * dz) - par[p, 3]
     if k == K_CYLINDER:
-        dx = x - par[p, 0]
-        dy = y - par[p, 1]
-        dz = z - par[p, 2]
-        ax = dx * par[p, 3] + dy * par[p, 4] + dz * par[p, 5]
-        rx = dx - ax * par[p, 3]
-        ry = dy - ax * par[p, 4]
-        rz = dz - ax * par[p, 5]
+        ax, rx, ry, rz = _cylinder_local(par, p, x, y, z)
         dr = math.sqrt(rx * rx + ry * ry + rz * rz) - par[p, 6]
         da = max(-ax, ax - par[p, 7])
         inside = min(max(dr, da), 0.0)
@@ -198,13 +202,7 @@ def face_normal(kind, par, sdf, mesh_meta, p, f, x, y, z):
             return -par[p, 3], -par[p, 4], -par[p, 5]
         if f == 2:
             return par[p, 3], par[p, 4], par[p, 5]
-        dx = x - par[p, 0]
-        dy = y - par[p, 1]
-        dz = z - par[p, 2]
-        ax = dx * par[p, 3] + dy * par[p, 4] + dz * par[p, 5]
-        rx = dx - ax * par[p, 3]
-        ry = dy - ax * par[p, 4]
-        rz = dz - ax * par[p, 5]
+        ax, rx, ry, rz = _cylinder_local(par, p, x, y, z)
         n = math.sqrt(rx * rx + ry * ry + rz * rz)
         if n == 0.0:
             return 1.0, 0.0, 0.0

@@ -19,11 +19,6 @@ import numpy as np
 
 from ..config import JIT
 
-#: column offsets as fractions of a voxel (irrational, to avoid degenerate ray hits)
-RAY_DX = 0.0
-RAY_DY = 0.0
-
-
 @nb.njit(**JIT)
 def _crossing_z(ax, ay, az, bx, by, bz, cx, cy, cz, px, py):
     """Height at which the vertical line through (px, py) crosses triangle abc, or NaN."""
@@ -40,73 +35,68 @@ def _crossing_z(ax, ay, az, bx, by, bz, cx, cy, cz, px, py):
 
 
 @nb.njit(**JIT)
-def inside_labels(tri, origin, h, nx, ny, nz):
-    """uint8 lattice (nx, ny, nz): 1 where the node is inside the closed mesh ``tri`` (m, 3, 3)."""
-    lab = np.zeros((nx, ny, nz), dtype=np.uint8)
-    m = tri.shape[0]
+def _scan_columns(tri, origin, h, nx, ny, counts, zs, fill, store):
+    """Visit every (triangle, lattice column) crossing: count them per column, or (``store``)
+    write their heights into ``zs`` at the column's running ``fill`` position."""
     ox = origin[0]
     oy = origin[1]
-    oz = origin[2]
-    # pass 1: count crossings per column
-    counts = np.zeros(nx * ny, dtype=np.int64)
-    for t in range(m):
+    for t in range(tri.shape[0]):
         x0 = min(tri[t, 0, 0], min(tri[t, 1, 0], tri[t, 2, 0]))
         x1 = max(tri[t, 0, 0], max(tri[t, 1, 0], tri[t, 2, 0]))
         y0 = min(tri[t, 0, 1], min(tri[t, 1, 1], tri[t, 2, 1]))
         y1 = max(tri[t, 0, 1], max(tri[t, 1, 1], tri[t, 2, 1]))
-        i0 = max(0, int(math.floor((x0 - ox) / h - RAY_DX)))
-        i1 = min(nx - 1, int(math.ceil((x1 - ox) / h - RAY_DX)))
-        j0 = max(0, int(math.floor((y0 - oy) / h - RAY_DY)))
-        j1 = min(ny - 1, int(math.ceil((y1 - oy) / h - RAY_DY)))
+        i0 = max(0, int(math.floor((x0 - ox) / h)))
+        i1 = min(nx - 1, int(math.ceil((x1 - ox) / h)))
+        j0 = max(0, int(math.floor((y0 - oy) / h)))
+        j1 = min(ny - 1, int(math.ceil((y1 - oy) / h)))
         for i in range(i0, i1 + 1):
-            px = ox + (i + RAY_DX) * h
+            px = ox + i * h
             for j in range(j0, j1 + 1):
-                py = oy + (j + RAY_DY) * h
+                py = oy + j * h
                 zc = _crossing_z(tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2], tri[t, 1, 0], tri[t, 1, 1],
                                  tri[t, 1, 2], tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2], px, py)
-                if not np.isnan(zc):
-                    counts[i * ny + j] += 1
+                if np.isnan(zc):
+                    continue
+                c = i * ny + j
+                if store:
+                    zs[fill[c]] = zc
+                    fill[c] += 1
+                else:
+                    counts[c] += 1
+
+
+@nb.njit(**JIT)
+def inside_labels(tri, origin, h, nx, ny, nz):
+    """uint8 lattice (nx, ny, nz): 1 where the node is inside the closed mesh ``tri`` (m, 3, 3),
+    and the number of columns with an odd number of crossings (a broken mesh)."""
+    lab = np.zeros((nx, ny, nz), dtype=np.uint8)
+    oz = origin[2]
+    counts = np.zeros(nx * ny, dtype=np.int64)
+    dummy = np.zeros(0)
+    _scan_columns(tri, origin, h, nx, ny, counts, dummy, counts, False)
     start = np.zeros(nx * ny + 1, dtype=np.int64)
     for c in range(nx * ny):
         start[c + 1] = start[c] + counts[c]
     zs = np.empty(start[nx * ny])
     fill = start[:-1].copy()
-    for t in range(m):
-        x0 = min(tri[t, 0, 0], min(tri[t, 1, 0], tri[t, 2, 0]))
-        x1 = max(tri[t, 0, 0], max(tri[t, 1, 0], tri[t, 2, 0]))
-        y0 = min(tri[t, 0, 1], min(tri[t, 1, 1], tri[t, 2, 1]))
-        y1 = max(tri[t, 0, 1], max(tri[t, 1, 1], tri[t, 2, 1]))
-        i0 = max(0, int(math.floor((x0 - ox) / h - RAY_DX)))
-        i1 = min(nx - 1, int(math.ceil((x1 - ox) / h - RAY_DX)))
-        j0 = max(0, int(math.floor((y0 - oy) / h - RAY_DY)))
-        j1 = min(ny - 1, int(math.ceil((y1 - oy) / h - RAY_DY)))
-        for i in range(i0, i1 + 1):
-            px = ox + (i + RAY_DX) * h
-            for j in range(j0, j1 + 1):
-                py = oy + (j + RAY_DY) * h
-                zc = _crossing_z(tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2], tri[t, 1, 0], tri[t, 1, 1],
-                                 tri[t, 1, 2], tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2], px, py)
-                if not np.isnan(zc):
-                    c = i * ny + j
-                    zs[fill[c]] = zc
-                    fill[c] += 1
+    _scan_columns(tri, origin, h, nx, ny, counts, zs, fill, True)
     odd_columns = 0
-    for i in range(nx):
-        for j in range(ny):
-            c = i * ny + j
-            a = start[c]
-            b = start[c + 1]
-            if b == a:
-                continue
-            col = np.sort(zs[a:b])
-            if (b - a) % 2 == 1:
-                odd_columns += 1
-                continue
-            for q in range(0, b - a, 2):
-                k0 = max(0, int(math.ceil((col[q] - oz) / h)))
-                k1 = min(nz - 1, int(math.floor((col[q + 1] - oz) / h)))
-                for k in range(k0, k1 + 1):
-                    lab[i, j, k] = 1
+    for c in range(nx * ny):
+        a = start[c]
+        b = start[c + 1]
+        if b == a:
+            continue
+        if (b - a) % 2 == 1:
+            odd_columns += 1
+            continue
+        col = np.sort(zs[a:b])
+        i = c // ny
+        j = c % ny
+        for q in range(0, b - a, 2):
+            k0 = max(0, int(math.ceil((col[q] - oz) / h)))
+            k1 = min(nz - 1, int(math.floor((col[q + 1] - oz) / h)))
+            for k in range(k0, k1 + 1):
+                lab[i, j, k] = 1
     return lab, odd_columns
 
 
