@@ -71,7 +71,7 @@ def _numpy_mesh(geom, n: int, steps: int, seed: int = 0) -> float:
     from scipy import ndimage
 
     rng = np.random.default_rng(seed)
-    sdf = geom._sdf.reshape(geom.dims)
+    sdf = geom.distance_lattice
     origin, h = geom.origin, geom.voxel_size
     lo, hi = geom.bounds()
     p = rng.uniform(lo, hi, (4 * n, 3))

@@ -490,7 +490,24 @@ class Mesh(Shape):
         self.labels = labels
         self.origin = origin
         self.dims = (nx, ny, nz)
-        self._sdf = np.ascontiguousarray(phi.astype(np.float32).ravel())
+        phi32 = phi.astype(np.float32)
+        # exact bound of the trilinear interpolant's slope per cell (each gradient component is
+        # a blend of the cell's four edge differences along its axis), max-filtered over the
+        # 3x3x3 neighbourhood and stored per node after the distances (the kernels' safe radius)
+        p64 = phi32.astype(np.float64)
+        ex = np.abs(np.diff(p64, axis=0)) / h
+        ey = np.abs(np.diff(p64, axis=1)) / h
+        ez = np.abs(np.diff(p64, axis=2)) / h
+        mx = np.maximum.reduce([ex[:, :-1, :-1], ex[:, 1:, :-1], ex[:, :-1, 1:], ex[:, 1:, 1:]])
+        my = np.maximum.reduce([ey[:-1, :, :-1], ey[1:, :, :-1], ey[:-1, :, 1:], ey[1:, :, 1:]])
+        mz = np.maximum.reduce([ez[:-1, :-1, :], ez[1:, :-1, :], ez[:-1, 1:, :], ez[1:, 1:, :]])
+        slope = np.sqrt(mx**2 + my**2 + mz**2)
+        slope = ndimage.maximum_filter(slope, size=3, mode="nearest")
+        slope_nodes = np.full((nx, ny, nz), np.sqrt(3.0))
+        slope_nodes[:-1, :-1, :-1] = slope
+        slope_nodes = np.maximum(slope_nodes, 1e-6) * (1.0 + 1e-6)  # float32 rounding margin
+        self._sdf = np.ascontiguousarray(
+            np.concatenate([phi32.ravel(), slope_nodes.astype(np.float32).ravel()]))
         if not inside.any():
             raise MeshError(f"{self.name}: no lattice node is inside the mesh; use a smaller voxel_size")
         # thinnest part: twice the smallest ridge (local maximum) of the inside distance
@@ -524,6 +541,12 @@ class Mesh(Shape):
 
     def to_polydata(self):
         return self.polydata
+
+    @property
+    def distance_lattice(self) -> np.ndarray:
+        """The signed-distance lattice [um], shape ``dims`` (node (i, j, k) at origin + h (i, j, k))."""
+        n = int(np.prod(self.dims))
+        return self._sdf[:n].reshape(self.dims)
 
     @property
     def n_triangles(self) -> int:
@@ -688,7 +711,7 @@ class Domain:
         for p, s in enumerate(shapes):
             par[p] = s.params()
             if isinstance(s, Mesh):
-                sdf_p, meta = s._mesh_arrays()
+                sdf_p, meta = s._mesh_arrays()  # distances, then slope bounds
                 meta = meta.copy()
                 meta[0, 7] = offset
                 par[p, 0] = len(metas)

@@ -189,7 +189,7 @@ def test_mesh_lattice_lookup_matches_scipy_trilinear():
     from scipy import ndimage
 
     m = ms.Mesh("sphere")
-    lat = m._sdf.reshape(m.dims).astype(np.float64)
+    lat = m.distance_lattice.astype(np.float64)
     pts = np.random.default_rng(5).uniform(-0.5, 0.5, (3000, 3))
     ref = ndimage.map_coordinates(lat, ((pts - m.origin) / m.voxel_size).T, order=1)
     np.testing.assert_allclose(m.sdf(pts), ref, atol=1e-6)

@@ -33,6 +33,7 @@ from .geometry import (
     SQRT3,
     face_distance,
     face_normal,
+    mesh_safe_distance,
     prim_sdf,
     segment_interval,
 )
@@ -76,16 +77,16 @@ def safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
     """A lower bound [um] on the distance from (x, y, z) to the boundary of the domain of ``s``.
 
     max over solids of (-sdf) bounds the distance to the union's boundary from inside; min over
-    holes of sdf bounds the distance to the holes. A mesh's trilinear distance is divided by
-    sqrt(3), the largest slope a trilinear interpolant of a 1-Lipschitz field can have.
+    holes of sdf bounds the distance to the holes. For a mesh, see :func:`mesh_safe_distance`.
     """
     n = kind.shape[0]
     best_solid = -INF
     nearest_hole = INF
     for p in range(n):
-        d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
         if kind[p] == K_MESH:
-            d = d / SQRT3
+            d = mesh_safe_distance(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+        else:
+            d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
         if role[p] == ROLE_SOLID:
             if -d > best_solid:
                 best_solid = -d

@@ -89,6 +89,33 @@ def mesh_sdf(sdf, mesh_meta, m, x, y, z):
     return dd + c0 + (c1 - c0) * tx
 
 
+@nb.njit(**JIT_HOT)
+def mesh_safe_distance(sdf, mesh_meta, m, x, y, z):
+    """The trilinear distance of mesh ``m`` at (x, y, z), shrunk so that its magnitude is a lower
+    bound on the distance to the zero level set the particles see [um].
+
+    Two rigorous bounds, the larger is used: |phi| / sqrt(3) (a trilinear interpolant of
+    1-Lipschitz samples has slope <= sqrt(3)), and min(|phi| / G, h), where G is the largest
+    exact gradient bound of the interpolant over the 3x3x3 cells around the point (stored after
+    the distances, see :class:`microsyn.geometry.Mesh`); every point within h lies in those cells.
+    """
+    phi = mesh_sdf(sdf, mesh_meta, m, x, y, z)
+    h = mesh_meta[m, 3]
+    nx = np.int64(mesh_meta[m, 4])
+    ny = np.int64(mesh_meta[m, 5])
+    nz = np.int64(mesh_meta[m, 6])
+    i = np.int64(math.floor((x - mesh_meta[m, 0]) / h))
+    j = np.int64(math.floor((y - mesh_meta[m, 1]) / h))
+    k = np.int64(math.floor((z - mesh_meta[m, 2]) / h))
+    a = abs(phi) / SQRT3
+    if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
+        g = sdf[np.int64(mesh_meta[m, 7]) + nx * ny * nz + (i * ny + j) * nz + k]
+        b = min(abs(phi) / g, h)
+        if b > a:
+            a = b
+    return a if phi >= 0.0 else -a
+
+
 @nb.njit(inline="always", **JIT)
 def _cylinder_local(par, p, x, y, z):
     """Axial coordinate and radial vector of (x, y, z) relative to cylinder ``p``'s base."""
