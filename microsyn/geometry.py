@@ -17,7 +17,7 @@ Example
 >>> import microsyn as ms
 >>> cyto = ms.Box((-1, -1, 0), (1, 1, 1), name="cyto")   # membrane at z = 0
 >>> dom = ms.Domain(cyto)
->>> dom.set_boundary("cyto.zmax", "absorb")             # open space above
+>>> _ = dom.set_boundary("cyto.zmax", "absorb")         # open space above
 >>> dom.contains([(0, 0, 0.5), (0, 0, -0.1)]).tolist()
 [True, False]
 """
@@ -591,7 +591,7 @@ class Domain:
     >>> import microsyn as ms
     >>> hemi = ms.Domain(ms.Sphere((0, 0, 0), 2.0, name="far"),
     ...                  holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
-    >>> hemi.set_boundary("far", "absorb")      # open space beyond 2 um
+    >>> _ = hemi.set_boundary("far", "absorb")  # open space beyond 2 um
     >>> hemi.contains([(0, 0, 1), (0, 0, -1)]).tolist()
     [True, False]
     """

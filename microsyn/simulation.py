@@ -64,8 +64,8 @@ class Simulation:
     -------
     >>> import microsyn as ms
     >>> sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-6, species=["Na+"], seed=1)
-    >>> sim.release("Na+", n=100, at=(0.5, 0.5, 0.5))
-    >>> sim.run(1e-4)
+    >>> _ = sim.release("Na+", n=100, at=(0.5, 0.5, 0.5))
+    >>> _ = sim.run(1e-4)
     >>> sim.count("Na+")
     100
     """
