@@ -1,0 +1,184 @@
+"""Unit tests of microsyn.channels and microsyn.gating: schemes, currents, bad input."""
+import math
+
+import numpy as np
+import pytest
+
+from microsyn.channels import (AMPA, CA_PERMEABLE, GABA_A, GIRK, NMDA, ChannelSpecError, ChannelType,
+                               InvalidGeneratorError, MgBlock, NegativeConductanceError, NegativeRateError,
+                               SelectivityError, UnknownIonError, chord_fractions)
+from microsyn.errors import ParameterError, UnknownSpeciesError
+from microsyn.gating import (ConstantLigand, ExponentialLigand, MeanFieldGating, PulseLigand, StochasticGating,
+                             TabulatedLigand)
+
+
+def test_builtins_construct_and_generators_are_valid():
+    for make in (AMPA, NMDA, GABA_A, GIRK, CA_PERMEABLE):
+        ch = make()
+        for L in (0.0, 1.0):
+            Q = ch.generator(L, -70.0)
+            assert np.allclose(Q.sum(axis=1), 0.0, atol=1e-12)
+            off = Q - np.diag(np.diag(Q))
+            assert np.all(off >= 0)
+
+
+def test_ampa_jonas_scheme_has_seven_states_and_reverses_at_zero():
+    ch = AMPA()
+    assert ch.n_states == 7 and ch.open_states == ("O",)
+    assert abs(ch.reversal_mV()) < 1e-9
+    # 10 pS at -70 mV: -0.70 pA; Na+ enters, K+ leaves
+    assert ch.open_current_pA(-70.0) == pytest.approx(-0.70, abs=1e-12)
+    flux = ch.ion_flux_per_ms(-70.0)
+    assert flux["Na+"] < 0 < flux["K+"]
+    # net charge per ms = 0.70 pA * 6241.5
+    assert -(flux["Na+"] + flux["K+"]) == pytest.approx(0.70 * 6241.509, rel=1e-6)
+
+
+def test_nmda_mg_block_jahr_stevens_and_ca_fraction():
+    ch = NMDA()
+    # B(V) = 1/(1 + 1/3.57 exp(-0.062 V))
+    for V in (-80.0, -40.0, 0.0, 20.0):
+        assert ch.block(V) == pytest.approx(1.0 / (1.0 + math.exp(-0.062 * V) / 3.57), rel=1e-12)
+    I = ch.ion_currents_pA(-70.0)
+    assert I["Ca2+"] / sum(I.values()) == pytest.approx(0.10, abs=1e-9)
+    assert abs(ch.reversal_mV()) < 1e-6
+    assert NMDA(mg_mM=0.0).block(-70.0) == 1.0
+
+
+def test_gaba_girk_ca_reversals():
+    assert GABA_A().reversal_mV() == pytest.approx(-73.62, abs=0.05)  # Nernst Cl- 7/110 mM at 37 C
+    assert GIRK().reversal_mV() == pytest.approx(-89.06, abs=0.05)
+    assert CA_PERMEABLE().open_current_pA(-70.0) < 0
+    # Cl- loading moves E_Cl up
+    assert GABA_A().reversal_mV({"Cl-": (20.0, 110.0)}) > -50.0
+
+
+def test_fixed_reversal_single_ion_channel():
+    ch = ChannelType("na", ["C", "O"], [("C", "O", 1.0, 1), ("O", "C", 1.0)], ["O"], 10.0, {"Na+": 1.0},
+                     E_rev_mV=0.0)
+    assert ch.ion_flux_per_ms(-70.0)["Na+"] == pytest.approx(-0.7 * 6241.509, rel=1e-6)
+
+
+def test_from_matrix_and_equilibrium():
+    Q = [[-2.0, 2.0], [0.5, -0.5]]
+    ch = ChannelType.from_matrix("m", ["C", "O"], Q, ["O"], 5.0, {"K+": 1.0})
+    p = ch.equilibrium(0.0)
+    assert p == pytest.approx([0.2, 0.8])
+    chl = ChannelType.from_matrix("m2", ["C", "O"], np.zeros((2, 2)), ["O"], 5.0, {"K+": 1.0},
+                                  ligand_Q=[[-3.0, 3.0], [0.0, 0.0]])
+    assert chl.exit_rates(2.0)[0] == pytest.approx(6.0)
+
+
+def test_chord_fractions():
+    f = chord_fractions(["Na+", "K+"], 0.0)
+    assert f["Na+"] == pytest.approx(0.5721, abs=1e-3)
+    with pytest.raises(ParameterError):
+        chord_fractions(["Na+", "K+"], 100.0)
+
+
+# ------------------------------------------------------------------ bad input
+def test_unknown_ion_in_selectivity():
+    with pytest.raises(UnknownIonError, match="unknown ion 'Zn2\\+'"):
+        ChannelType("x", ["C", "O"], [("C", "O", 1.0)], ["O"], 10.0, {"Zn2+": 1.0})
+    assert issubclass(UnknownIonError, UnknownSpeciesError)
+
+
+def test_negative_conductance_and_rates():
+    with pytest.raises(NegativeConductanceError, match=">= 0"):
+        ChannelType("x", ["C", "O"], [("C", "O", 1.0)], ["O"], -5.0, {"Na+": 1.0})
+    with pytest.raises(NegativeRateError, match="must be finite and >= 0"):
+        ChannelType("x", ["C", "O"], [("C", "O", -1.0)], ["O"], 5.0, {"Na+": 1.0})
+    with pytest.raises(NegativeRateError):
+        ChannelType("x", ["C", "O"], [("C", "O", float("nan"))], ["O"], 5.0, {"Na+": 1.0})
+    with pytest.raises(NegativeRateError):
+        AMPA(conductance_pS=10.0, transitions=[("C0", "C1", -4.59, 1)])
+
+
+def test_invalid_generator_rows():
+    with pytest.raises(InvalidGeneratorError, match="sums to"):
+        ChannelType.from_matrix("bad", ["C", "O"], [[-1.0, 2.0], [0.5, -0.5]], ["O"], 5.0, {"K+": 1.0})
+    with pytest.raises(InvalidGeneratorError, match="negative"):
+        ChannelType.from_matrix("bad", ["C", "O"], [[1.0, -1.0], [0.5, -0.5]], ["O"], 5.0, {"K+": 1.0})
+    with pytest.raises(InvalidGeneratorError, match="2x2"):
+        ChannelType.from_matrix("bad", ["C", "O"], [[0.0]], ["O"], 5.0, {"K+": 1.0})
+    with pytest.raises(InvalidGeneratorError):
+        ChannelType("x", ["C", "O"], [("C", "C", 1.0)], ["O"], 5.0, {"Na+": 1.0})
+
+
+def test_malformed_schemes_and_selectivity():
+    with pytest.raises(ChannelSpecError, match="unknown state"):
+        ChannelType("x", ["C", "O"], [("C", "Q", 1.0)], ["O"], 5.0, {"Na+": 1.0})
+    with pytest.raises(ChannelSpecError, match="open state"):
+        ChannelType("x", ["C", "O"], [("C", "O", 1.0)], ["X"], 5.0, {"Na+": 1.0})
+    with pytest.raises(SelectivityError, match="sum to"):
+        ChannelType("x", ["C", "O"], [("C", "O", 1.0)], ["O"], 5.0, {"Na+": 0.5, "K+": 0.2})
+    with pytest.raises(SelectivityError):
+        ChannelType("x", ["C", "O"], [("C", "O", 1.0)], ["O"], 5.0, {"Na+": -1.0, "K+": 2.0})
+    with pytest.raises(ChannelSpecError):
+        ChannelType("x", ["C", "C"], [("C", "C", 1.0)], ["C"], 5.0, {"Na+": 1.0})
+    with pytest.raises(ChannelSpecError):
+        MgBlock(mg_mM=-1.0)
+    assert issubclass(ChannelSpecError, ParameterError)
+
+
+# ------------------------------------------------------------------ gating
+def test_ligands():
+    p = PulseLigand(1.0, 1.0, 0.5)
+    assert p.conc(1.2) == 1.0 and p.conc(1.6) == 0.0 and p.max_over(0.0, 1.1) == 1.0 and p.max_over(2, 3) == 0.0
+    e = ExponentialLigand(3.0, 0.0, 0.5)
+    assert e.max_over(0.5, 1.0) == pytest.approx(3.0 * math.exp(-1.0))
+    tl = TabulatedLigand([0, 1, 2], [0, 2, 0])
+    assert tl.max_over(0.2, 1.5) == 2.0 and tl.conc(0.5) == 1.0
+    with pytest.raises(ParameterError):
+        PulseLigand(-1.0)
+
+
+def test_two_state_stochastic_matches_exponential_relaxation():
+    # C <-> O with constant ligand: p_open(t) = p_inf (1 - exp(-t (a + b)))
+    ch = GABA_A()
+    g = StochasticGating(ch, 4000, rng=5)
+    ts, n_open, _ = g.run(1.0, ConstantLigand(0.1), record_dt=0.1)
+    a, b = 5.0 * 0.1, 0.18
+    p = a / (a + b) * (1 - np.exp(-(a + b) * ts))
+    sd = np.sqrt(p * (1 - p) / 4000) + 1e-9
+    assert np.max(np.abs(n_open / 4000 - p) / sd) < 4.5
+
+
+def test_stochastic_advance_returns_step_function_and_thinning_is_exact_in_mean():
+    ch = AMPA()
+    g = StochasticGating(ch, 500, rng=2)
+    times, n_open = g.advance(0.0, 0.5, ExponentialLigand(3.0, 0.0, 0.2))
+    assert times[0] == 0.0 and np.all(np.diff(times) >= 0) and n_open[-1] == g.n_open
+    assert g.counts.sum() == 500
+    with pytest.raises(ParameterError):
+        g.advance(0.2, 0.6, 1.0)
+
+
+def test_mean_field_probabilities_sum_to_one():
+    mf = MeanFieldGating(NMDA())
+    _, occ = mf.solve(np.linspace(0, 20, 11), PulseLigand(1.0, 0.0, 1.0))
+    assert np.allclose(occ.sum(axis=1), 1.0, atol=1e-7)
+    assert occ[:, 3].max() > 0.1
+
+
+def test_ca_current_follows_ghk_shape_and_matches_chord_at_reference():
+    from microsyn.membrane import ghk_current_density
+
+    ch = CA_PERMEABLE()
+    V = np.array([-90.0, -70.0, -30.0, 0.0, 40.0])
+    I = np.array([ch.open_current_pA(v) for v in V])
+    ghk = np.array([ghk_current_density(1.0, 2, 1e-4, 2.0, v) for v in V])
+    assert np.allclose(I / ghk, (I / ghk)[0], rtol=1e-9)  # proportional to the GHK current
+    E_ca = ch.nernst_mV()["Ca2+"]
+    assert ch.open_current_pA(-70.0) == pytest.approx(ch.g_nS * (-70.0 - E_ca), rel=1e-12)
+    assert np.all(I < 0)  # Ca2+ enters at all these potentials (E_Ca ~ +132 mV)
+
+
+def test_voltage_dependent_rates():
+    ch = ChannelType("vd", ["C", "O"], [("C", "O", 1.0, 0, 25.0), ("O", "C", 1.0, 0, -25.0)], ["O"], 5.0,
+                     {"K+": 1.0})
+    r = ch.rates(0.0, 25.0)
+    assert r[0] == pytest.approx(math.e) and r[1] == pytest.approx(1 / math.e)
+    assert ch.equilibrium(0.0, 0.0)[1] == pytest.approx(0.5)
+    with pytest.raises(ChannelSpecError):
+        ChannelType("vd", ["C", "O"], [("C", "O", 1.0, 0, 0.0)], ["O"], 5.0, {"K+": 1.0})

@@ -1,0 +1,192 @@
+"""Unit tests of microsyn.synapse: placement, co-stepping, bookkeeping, readouts, bad input."""
+import numpy as np
+import pytest
+
+import microsyn as ms
+from microsyn.channels import AMPA, GABA_A, ChannelType
+from microsyn.errors import GeometryError, ParameterError
+from microsyn.gating import PulseLigand
+from microsyn.membrane import MembraneSolver, NoMembraneError, cable
+from microsyn.synapse import Synapse, SynapticCoupling, TransmitterParticles, isopotential_epsp
+
+
+def hemisphere(b=1.0):
+    dom = ms.Domain(ms.Sphere((0, 0, 0), b, name="far"), holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
+    dom.set_boundary("far", "absorb")
+    return dom
+
+
+def always_open(ion="Na+", g=10.0, E=0.0):
+    return ChannelType("open", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], g, {ion: 1.0}, E_rev_mV=E)
+
+
+def test_placement_off_membrane_raises_geometry_error():
+    solver = MembraneSolver(cable(10.0, 2.0, 1), dt_ms=0.01)
+    sim = ms.Simulation(hemisphere(), dt=1e-4, species=["Na+"], seed=1)
+    cpl = SynapticCoupling(solver, sim)
+    with pytest.raises(GeometryError, match="from the membrane"):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0, membrane="membrane"))
+    with pytest.raises(GeometryError, match="from the domain's boundary"):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0))
+    with pytest.raises(GeometryError, match="normal"):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, normal=(0, 0, -1)))
+    with pytest.raises(NoMembraneError):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=5))
+    with pytest.raises(GeometryError, match="no membrane shape"):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, membrane="nope"))
+
+
+def test_bad_coupling_parameters():
+    solver = MembraneSolver(cable(10.0, 2.0, 1), dt_ms=0.01)
+    with pytest.raises(ParameterError, match="must equal the solver"):
+        SynapticCoupling(solver, dt_ms=0.02)
+    sim = ms.Simulation(hemisphere(), dt=3e-4, species=["Na+"], seed=1)
+    with pytest.raises(ParameterError, match="whole number of particle steps"):
+        SynapticCoupling(solver, sim)
+    with pytest.raises(ParameterError):
+        SynapticCoupling(solver, current="both")
+    with pytest.raises(ParameterError):
+        Synapse(AMPA(), 0, node=0)
+    with pytest.raises(ParameterError, match="compartment"):
+        Synapse(AMPA(), 1)
+    with pytest.raises(ParameterError):
+        Synapse(AMPA(), 1, node=0, gating="quantum")
+
+
+def test_charge_conservation_exact_in_ions_mode_with_particles():
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    sim = ms.Simulation(hemisphere(0.5), dt=1e-4, species=["Na+"], seed=2)
+    cpl = SynapticCoupling(solver, sim)
+    syn = cpl.add_synapse(Synapse(AMPA(), 10, at=(0, 0, 0), node=0, ligand=PulseLigand(1.0, 0.05, 0.5)))
+    cpl.run(1.0)
+    # every emitted ion is in the injected current and vice versa
+    assert cpl.charge_injected_e == pytest.approx(syn.charge_in_e, abs=1e-6)
+    # Na+ particles: entered = alive + absorbed at the far boundary
+    assert syn.ions_in["Na+"] == sim.count("Na+") + sim.absorbed_count(species="Na+")
+    assert syn.ions_in["Na+"] > 0 and syn.ions_out["K+"] > 0  # K+ left (counted: no extracellular side)
+    tr = syn.trace()
+    assert len(tr["time_ms"]) == 100 and tr["V_mV"].max() > -70.0
+
+
+def test_mean_current_mode_agrees_with_ions_within_poisson_error():
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    cpl = SynapticCoupling(solver, current="mean", seed=4)
+    syn = cpl.add_synapse(Synapse(AMPA(), 20, node=0, ligand=PulseLigand(1.0, 0.0, 1.0)))
+    cpl.run(4.0)
+    q_ions = syn.charge_in_e
+    q_current = cpl.charge_injected_e
+    n = sum(syn.ions_in.values()) + sum(syn.ions_out.values())
+    assert abs(q_ions - q_current) < 4.0 * np.sqrt(n)
+
+
+@pytest.mark.filterwarnings("ignore:dt = ")
+def test_transmitter_particles_drive_gating():
+    glu = ms.Species("glutamate", 0, 0.76, 0.33)
+    dom = ms.Domain(ms.Box((-0.5, -0.5, -0.02), (0.5, 0.5, 0.0), name="cleft"))
+    sim = ms.Simulation(dom, dt=1e-5, species=["Na+", glu], seed=3, allow_large_dt=True)
+    sim.release("glutamate", 3000, at=(0, 0, -0.01))
+    lig = TransmitterParticles("glutamate", center=(0, 0, 0), radius_um=0.05, hemisphere_normal=(0, 0, -1))
+    solver = MembraneSolver(cable(10.0, 2.0, 1), dt_ms=0.01)
+    cpl = SynapticCoupling(solver, sim)
+    syn = cpl.add_synapse(Synapse(AMPA(), 50, at=(0, 0, 0), node=0, normal=(0, 0, -1), ligand=lig,
+                                  membrane=None))
+    cpl.run(0.2)
+    assert lig.count > 0 and lig.conc_mM > 0.1
+    assert max(syn.trace()["n_open"]) > 0
+
+
+def test_shell_readouts_and_mean_field_gating():
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    sim = ms.Simulation(hemisphere(0.5), dt=1e-4, species=["Cl-"], seed=2)
+    cpl = SynapticCoupling(solver, sim)
+    syn = cpl.add_synapse(Synapse(GABA_A(), 20, at=(0, 0, 0), node=0, gating="mean",
+                                  ligand=PulseLigand(1.0, 0.0, 1.0), concentrations={"Cl-": (4.0, 110.0)}))
+    rec = sim.add_recorder(syn.shell_recorder("Cl-", 0.5, 5), trigger=0.1)
+    cpl.run(0.5)
+    counts, conc = syn.shell_counts(sim, "Cl-", [0, 0.1, 0.2, 0.5])
+    assert counts.sum() > 0 and conc[0] > conc[-1]
+    assert rec.counts.shape[1] == 5
+    assert syn.trace()["p_open"].max() > 0.3
+
+
+def test_nernst_feedback_raises_local_chloride_and_e_cl():
+    solver = MembraneSolver(cable(20.0, 2.0, 1), dt_ms=0.01)
+    solver.add_voltage_clamp(0, [0.0], [-40.0], g_series_nS=1e4)
+    sim = ms.Simulation(hemisphere(0.3), dt=1e-4, species=["Cl-"], seed=2)
+    cpl = SynapticCoupling(solver, sim)
+    syn = cpl.add_synapse(Synapse(always_open("Cl-", 200.0, None) if False else
+                                  ChannelType("clopen", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"],
+                                              100.0, {"Cl-": 1.0}),
+                                  10, at=(0, 0, 0), node=0, initial_state="O", nernst_feedback=True,
+                                  feedback_radius_um=0.05, concentrations={"Cl-": (1.0, 110.0)}))
+    cpl.run(0.5)
+    E = syn.trace()["E_rev_mV"]
+    assert syn.local_concentrations["Cl-"][0] > 2.0  # loaded above the 1 mM background
+    assert E[-1] > E[0] + 5.0  # E_Cl moved up: the driving force shrinks
+
+
+def test_isopotential_reference_solution():
+    t = np.linspace(0, 500, 5001)
+    V = isopotential_epsp(t, 1.0, 0.0, 100.0, 5.0, -70.0)
+    # steady state: (gL EL + g Es) / (gL + g)
+    assert V[-1] == pytest.approx((5.0 * -70.0) / 6.0, abs=1e-3)
+
+
+def test_start_then_sim_run_advances_the_coupling():
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    sim = ms.Simulation(hemisphere(0.5), dt=1e-4, species=["Na+"], seed=2)
+    cpl = SynapticCoupling(solver, sim)
+    syn = cpl.add_synapse(Synapse(AMPA(), 5, at=(0, 0, 0), node=0, ligand=PulseLigand(1.0, 0.0, 1.0)))
+    cpl.start()
+    sim.run(0.5)
+    assert len(syn.trace()["time_ms"]) == 50 and solver.t_ms == pytest.approx(0.5)
+    with pytest.raises(ParameterError):
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import microsyn.channels
+    import microsyn.gating
+    import microsyn.synapse
+
+    for mod in (microsyn.channels, microsyn.gating, microsyn.synapse):
+        assert doctest.testmod(mod).failed == 0
+
+
+def test_emitted_particle_charge_vs_integral_of_expected_current_within_poisson_error():
+    """current="mean": the electrical model gets n_open g (V - E); the particles emitted carry the
+    same charge within Poisson error (every ion is in the current and vice versa, on average)."""
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    sim = ms.Simulation(hemisphere(0.5), dt=1e-4, species=["Na+"], seed=9)
+    cpl = SynapticCoupling(solver, sim, current="mean")
+    syn = cpl.add_synapse(Synapse(AMPA(), 10, at=(0, 0, 0), node=0, ligand=PulseLigand(1.0, 0.0, 1.0)))
+    cpl.run(2.0)
+    n_na = syn.ions_in["Na+"]
+    assert n_na == sim.count("Na+") + sim.absorbed_count(species="Na+")  # all are particles
+    n = n_na + syn.ions_out["K+"]
+    assert n > 10_000
+    assert abs(syn.charge_in_e - cpl.charge_injected_e) < 4.0 * np.sqrt(n)
+
+
+def test_nmda_mg_block_in_the_coupling():
+    from microsyn.channels import NMDA
+
+    def current(V):
+        solver = MembraneSolver(cable(10.0, 10.0, 1), dt_ms=0.01, method="be")
+        solver.add_voltage_clamp(0, [0.0], [V], g_series_nS=1e5)
+        solver.init(V)
+        cpl = SynapticCoupling(solver, current="mean")
+        syn = cpl.add_synapse(Synapse(NMDA(), 10, node=0, initial_state="O", gating="mean",
+                                      ligand=1.0))
+        cpl.run(0.1)
+        return syn.trace()["I_per_open_channel_pA"][-1], syn
+
+    i70, syn70 = current(-70.0)
+    i30, syn30 = current(-30.0)
+    ch = NMDA()
+    assert i70 == pytest.approx(ch.open_current_pA(-70.0), rel=1e-3)
+    # unblocking with depolarisation: -30 mV passes more current than -70 mV despite less drive
+    assert abs(i30) > abs(i70)
+    assert syn70.ions_in["Ca2+"] > 0 and syn70.ions_in["Na+"] > syn70.ions_in["Ca2+"]
