@@ -1,0 +1,490 @@
+"""Results files: what a run records for pictures, replayed later without simulating again.
+
+Why HDF5 (through h5py)
+-----------------------
+A movie frame needs up to ~1e5 ion positions, a few lattice fields and the membrane voltages,
+hundreds of times per run: hundreds of MB of numbers. HDF5 stores them as typed, chunked arrays
+that can be appended frame by frame and read back one frame at a time (a renderer never loads
+the whole run), with units as attributes, and every language and ParaView's HDF5 readers can open
+it. NPZ would have to be rewritten whole on every frame and read whole; VTK files (see
+:mod:`microsyn.export_vtk`) are for ParaView, not for numpy users. h5py is already a dependency.
+
+Layout (format ``microsyn-results``, version 1; readable with h5py and numpy alone)
+------------------------------------------------------------------------------------
+::
+
+    /                         attrs: format="microsyn-results", format_version=1,
+                              species (names), valence, created_by, length_unit="um",
+                              time_unit="ms", conc_unit="mM", voltage_unit="mV", plus user attrs
+    /time_ms                  (n_frames,) float64: time of each frame [ms]
+    /frames/000000/           one group per frame, attrs time_ms, step
+        ions/<species>        (n, 3) float32 positions [um] (attrs n_total = live ions of the
+                              species; if n_total > n the frame holds a deterministic, evenly
+                              spread subsample ordered by particle id)
+        ion_ids/<species>     (n,) int64 particle ids (same order)
+        lattice/conc_mM/<sp>  (nx, ny, nz) float32 concentration [mM] per voxel (C order, x first)
+        lattice/charge_e_per_um3  (nx, ny, nz) float32 charge density of the tracked ions [e/um^3]
+        V_mV                  (n_nodes,) float32 membrane potential per compartment [mV]
+        scalars/<name>        () float64 per-frame scalars (attr units)
+    /lattice                  attrs lo_um, hi_um, spacing_um, shape: the voxel grid
+    /membrane/nodes_um        (n_nodes, 3) float64 compartment centres [um]
+    /surfaces/<name>/points_um  (n, 3) float64, /surfaces/<name>/triangles (m, 3) int64; attr role
+    /traces/<name>/time_ms, /traces/<name>/values   1D float64 (attrs units, label)
+    /glyphs/<kind>/positions_um   (n, 3) float64 channels, receptors, vesicles (attr label)
+
+Example
+-------
+>>> import microsyn as ms, tempfile, os
+>>> from microsyn.results import ResultsWriter, ResultsFile
+>>> sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-6, species=["Na+"], seed=1)
+>>> _ = sim.release("Na+", n=100, at=(0.5, 0.5, 0.5))
+>>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
+>>> w = sim.add_recorder(ResultsWriter(path, every=5e-5))
+>>> _ = sim.run(1e-4)
+>>> with ResultsFile(path) as r:
+...     (r.n_frames, r.positions(2, "Na+").shape)
+(3, (100, 3))
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ParameterError, UnknownSpeciesError, check_count
+from .recorders import _as_trigger
+
+FORMAT = "microsyn-results"
+FORMAT_VERSION = 1
+
+
+def _frame_name(i: int) -> str:
+    return f"{i:06d}"
+
+
+def subsample_indices(ids: np.ndarray, m: int) -> np.ndarray:
+    """Indices of ``m`` of the particles, evenly spread over their ids (deterministic)."""
+    order = np.argsort(ids, kind="stable")
+    if m >= ids.size:
+        return order
+    pick = np.floor(np.arange(m) * (ids.size / m)).astype(np.int64)
+    return order[pick]
+
+
+def _surface_arrays(surface, halfspace_size: float = 2.0):
+    """(points, triangles) of a pyvista.PolyData, a microsyn shape or a (points, triangles) pair."""
+    if isinstance(surface, tuple) and len(surface) == 2:
+        pts, tri = surface
+        return np.asarray(pts, float), np.asarray(tri, np.int64).reshape(-1, 3)
+    if hasattr(surface, "to_polydata") and not hasattr(surface, "triangulate"):
+        from .geometry import HalfSpace
+
+        surface = surface.to_polydata(size=halfspace_size) if isinstance(surface, HalfSpace) else surface.to_polydata()
+    s = surface.triangulate()
+    faces = np.asarray(s.faces).reshape(-1, 4)
+    return np.asarray(s.points, float), faces[:, 1:].astype(np.int64)
+
+
+class ResultsWriter:
+    """A recorder that appends frames for pictures to an HDF5 results file.
+
+    Parameters
+    ----------
+    path : str
+        File to create (overwritten).
+    every : float, optional
+        Interval between frames [ms] (or pass ``trigger``: a trigger, a list of times [ms]).
+    species : list of str, optional
+        Species whose positions are stored (default: all in the simulation at the first frame).
+    lattice : microsyn.Lattice, optional
+        Voxel grid for concentration [mM] per species and charge density [e/um^3] per frame.
+    max_ions_per_frame : int
+        At most this many positions per frame in all (split over species by their share); the
+        rest is left out by an even, deterministic subsample, and each frame records how many
+        there were (``n_total``).
+    surfaces : dict name -> surface, optional
+        Membrane or mesh surfaces to draw (pyvista.PolyData, microsyn shapes, or (points,
+        triangles)); default: the holes of the simulation's domain (e.g. the membrane), planes cut
+        to ``surface_size`` [um].
+    membrane : MembraneSolver or CompartmentGraph, optional
+        The electrical model whose voltages ``V_mV`` [mV] are stored each frame (its graph's node
+        positions go to ``/membrane/nodes_um``).
+    voltage : callable sim -> array [mV], optional
+        Gives the voltages per node instead of ``membrane.V`` (e.g. a precomputed solution).
+    glyphs : dict kind -> positions (n, 3) [um], optional
+        Channels, receptors, vesicles to draw as glyphs.
+    attrs : dict, optional
+        Extra file attributes (title, description, ...).
+
+    Notes
+    -----
+    The file is opened, appended and closed at every frame, so it is complete and readable after
+    any frame, and nothing needs closing. Add traces with :meth:`add_trace` and per-frame scalars
+    with :meth:`add_scalar`.
+    """
+
+    def __init__(self, path, every: float | None = None, *, trigger=None, species=None, lattice=None,
+                 max_ions_per_frame: int = 100_000, surfaces=None, surface_size: float = 2.0,
+                 membrane=None, voltage=None, glyphs=None, store_ids: bool = True, attrs=None):
+        import h5py
+
+        if (every is None) == (trigger is None):
+            raise ParameterError("give ResultsWriter exactly one of every=[ms] or trigger=")
+        self.trigger = _as_trigger(every if trigger is None else trigger)
+        self.path = os.fspath(path)
+        self.species_filter = None if species is None else [str(s) for s in species]
+        self.lattice = lattice
+        self.max_ions = check_count("max_ions_per_frame", max_ions_per_frame, allow_zero=False)
+        self.surfaces = surfaces
+        self.surface_size = float(surface_size)
+        self.membrane = membrane
+        self.voltage = voltage
+        self.glyphs = dict(glyphs or {})
+        self.store_ids = bool(store_ids)
+        self._scalars: dict[str, tuple] = {}
+        self.n_frames = 0
+        self._species_names: list[str] | None = None
+        d = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(d, exist_ok=True)
+        with h5py.File(self.path, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["created_by"] = "microsyn.results.ResultsWriter"
+            for k, v in dict(length_unit="um", time_unit="ms", conc_unit="mM", voltage_unit="mV",
+                             charge_unit="e/um^3").items():
+                f.attrs[k] = v
+            for k, v in (attrs or {}).items():
+                f.attrs[k] = v
+            f.create_dataset("time_ms", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
+            f.create_group("frames")
+
+    # ------------------------------------------------------------------ extras
+    def add_scalar(self, name: str, fn, units: str = "") -> None:
+        """Store ``fn(sim)`` (a float) with every frame under ``scalars/<name>``."""
+        if not callable(fn):
+            raise ParameterError(f"scalar {name!r} needs a function fn(sim) -> float")
+        self._scalars[str(name)] = (fn, str(units))
+
+    def add_trace(self, name: str, time_ms, values, units: str = "mV", label: str | None = None) -> None:
+        """Store a time series (e.g. V(t) [mV] at the channel, or the channel current [pA])."""
+        write_trace(self.path, name, time_ms, values, units=units, label=label)
+
+    def add_glyphs(self, kind: str, positions_um, label: str | None = None) -> None:
+        """Store positions [um] of channels/receptors/vesicles to draw as glyphs."""
+        import h5py
+
+        with h5py.File(self.path, "a") as f:
+            _write_glyphs(f, kind, positions_um, label)
+
+    # ------------------------------------------------------------------ recording
+    def _first(self, f, sim):
+        names = list(sim.species.names)
+        if self.species_filter is not None:
+            for s in self.species_filter:
+                if s not in sim.species:
+                    raise UnknownSpeciesError(f"ResultsWriter species {s!r} is not in the simulation; "
+                                              f"known: {names}")
+            names = [sim.species[s].name for s in self.species_filter]
+        self._species_names = names
+        f.attrs["species"] = np.array(names, dtype="S")
+        f.attrs["valence"] = np.array([sim.species[s].valence for s in names], dtype="i4")
+        f.attrs["dt_ms"] = float(sim.dt)
+        f.attrs["seed"] = int(sim.seed)
+        if self.lattice is not None:
+            g = f.require_group("lattice")
+            g.attrs["lo_um"] = np.asarray(self.lattice.lo, float)
+            g.attrs["hi_um"] = np.asarray(self.lattice.hi, float)
+            g.attrs["spacing_um"] = np.asarray(self.lattice.spacing, float)
+            g.attrs["shape"] = np.asarray(self.lattice.shape, np.int64)
+        surfaces = self.surfaces
+        if surfaces is None:
+            surfaces = {h.name: h for h in sim.domain.holes}
+        for name, s in surfaces.items():
+            pts, tri = _surface_arrays(s, self.surface_size)
+            write_surface(f, name, pts, tri)
+        graph = getattr(self.membrane, "graph", self.membrane)
+        if graph is not None:
+            f.require_group("membrane").create_dataset("nodes_um", data=np.asarray(graph.xyz_um, float))
+        for kind, pos in self.glyphs.items():
+            _write_glyphs(f, kind, pos, None)
+
+    def record(self, sim) -> None:
+        import h5py
+
+        with h5py.File(self.path, "a") as f:
+            if self._species_names is None:
+                self._first(f, sim)
+            i = self.n_frames
+            g = f["frames"].create_group(_frame_name(i))
+            g.attrs["time_ms"] = float(sim.time)
+            g.attrs["step"] = int(sim.step)
+            counts = {s: sim.count(s) for s in self._species_names}
+            total = sum(counts.values())
+            ions = g.create_group("ions")
+            idg = g.create_group("ion_ids") if self.store_ids else None
+            for s in self._species_names:
+                ids, pos = sim.ids_and_positions(s)
+                m = counts[s] if total <= self.max_ions else int(self.max_ions * counts[s] // total)
+                idx = subsample_indices(ids, m)
+                d = ions.create_dataset(s, data=pos[idx].astype(np.float32))
+                d.attrs["n_total"] = counts[s]
+                if idg is not None:
+                    idg.create_dataset(s, data=ids[idx].astype(np.int64))
+            if self.lattice is not None:
+                lg = g.create_group("lattice")
+                cg = lg.create_group("conc_mM")
+                for s in self._species_names:
+                    cg.create_dataset(s, data=self.lattice.concentration_mM(sim, s).astype(np.float32),
+                                      compression="lzf")
+                lg.create_dataset("charge_e_per_um3", data=self.lattice.charge_density(sim).astype(np.float32),
+                                  compression="lzf")
+            V = None
+            if self.voltage is not None:
+                V = self.voltage(sim)
+            elif self.membrane is not None and hasattr(self.membrane, "V"):
+                V = self.membrane.V
+            if V is not None:
+                g.create_dataset("V_mV", data=np.asarray(V, np.float32).ravel())
+            if self._scalars:
+                sg = g.create_group("scalars")
+                for name, (fn, units) in self._scalars.items():
+                    d = sg.create_dataset(name, data=float(fn(sim)))
+                    d.attrs["units"] = units
+            t = f["time_ms"]
+            t.resize((i + 1,))
+            t[i] = sim.time
+        self.n_frames += 1
+
+
+def write_surface(f, name, points, triangles, role: str = "membrane"):
+    """Write a surface group into an open h5py file."""
+    sg = f.require_group("surfaces")
+    if name in sg:
+        del sg[name]
+    g = sg.create_group(name)
+    g.create_dataset("points_um", data=np.asarray(points, float))
+    g.create_dataset("triangles", data=np.asarray(triangles, np.int64).reshape(-1, 3))
+    g.attrs["role"] = role
+
+
+def _write_glyphs(f, kind, positions_um, label):
+    pos = np.asarray(positions_um, float).reshape(-1, 3)
+    gg = f.require_group("glyphs")
+    if kind in gg:
+        del gg[kind]
+    g = gg.create_group(kind)
+    g.create_dataset("positions_um", data=pos)
+    g.attrs["label"] = label or kind
+
+
+def write_trace(path, name, time_ms, values, units: str = "mV", label: str | None = None) -> None:
+    """Add a trace (time [ms], values [units]) to a results file."""
+    import h5py
+
+    t = np.asarray(time_ms, float).ravel()
+    v = np.asarray(values, float).ravel()
+    if t.shape != v.shape or t.size == 0:
+        raise ParameterError(f"trace {name!r}: time_ms and values must be 1D of equal non-zero length, "
+                             f"got {t.shape} and {v.shape}")
+    with h5py.File(os.fspath(path), "a") as f:
+        tg = f.require_group("traces")
+        if name in tg:
+            del tg[name]
+        g = tg.create_group(name)
+        g.create_dataset("time_ms", data=t)
+        g.create_dataset("values", data=v)
+        g.attrs["units"] = units
+        g.attrs["label"] = label or name
+
+
+@dataclass
+class Frame:
+    """One recorded frame (all arrays in base units)."""
+
+    index: int
+    time_ms: float
+    positions: dict = field(default_factory=dict)   #: species -> (n, 3) [um]
+    ids: dict = field(default_factory=dict)         #: species -> (n,) particle ids
+    n_total: dict = field(default_factory=dict)     #: species -> live ions (before subsampling)
+    conc_mM: dict = field(default_factory=dict)     #: species -> (nx, ny, nz) [mM]
+    charge_e_per_um3: np.ndarray | None = None
+    V_mV: np.ndarray | None = None
+    scalars: dict = field(default_factory=dict)
+
+
+class ResultsFile:
+    """Reader of a results file written by :class:`ResultsWriter` (see the module docstring).
+
+    Parameters
+    ----------
+    path : str
+        The ``.h5`` file.
+
+    Raises
+    ------
+    ParameterError
+        If the file does not exist or is not a microsyn results file.
+    """
+
+    def __init__(self, path):
+        import h5py
+
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise ParameterError(f"results file {self.path!r} does not exist; give the path of a .h5 file "
+                                 f"written by microsyn.results.ResultsWriter")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as e:
+            raise ParameterError(f"{self.path!r} is not an HDF5 file ({e}); give a results file written by "
+                                 f"microsyn.results.ResultsWriter") from None
+        fmt = self._f.attrs.get("format", b"")
+        fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+        if fmt != FORMAT or "time_ms" not in self._f:
+            self._f.close()
+            raise ParameterError(f"{self.path!r} is an HDF5 file but not a microsyn results file (attribute "
+                                 f"format={fmt!r}, expected {FORMAT!r}); write one with ResultsWriter")
+        self.times_ms = np.asarray(self._f["time_ms"][:], float)
+        sp = self._f.attrs.get("species", np.array([], "S"))
+        self.species = [s.decode() if isinstance(s, bytes) else str(s) for s in sp]
+        self.valence = dict(zip(self.species, (int(v) for v in self._f.attrs.get("valence", []))))
+
+    # ------------------------------------------------------------------ basics
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.times_ms.size)
+
+    @property
+    def attrs(self) -> dict:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in self._f.attrs.items()}
+
+    def _check_index(self, i) -> int:
+        i = int(i)
+        if i < 0:
+            i += self.n_frames
+        if not 0 <= i < self.n_frames:
+            raise ParameterError(f"frame {i} does not exist; the file has frames 0..{self.n_frames - 1}")
+        return i
+
+    def _check_species(self, s):
+        if s not in self.species:
+            raise UnknownSpeciesError(f"species {s!r} is not in results file {self.path!r}; it has {self.species}")
+        return s
+
+    def index_at(self, t_ms: float) -> int:
+        """Index of the last frame at or before ``t_ms`` [ms] (the first frame if none)."""
+        k = int(np.searchsorted(self.times_ms, float(t_ms) + 1e-12, side="right")) - 1
+        return max(0, min(k, self.n_frames - 1))
+
+    def _g(self, i):
+        return self._f["frames"][_frame_name(self._check_index(i))]
+
+    # ------------------------------------------------------------------ per frame
+    def positions(self, i: int, species: str) -> np.ndarray:
+        """(n, 3) ion positions [um] of a species in frame ``i``."""
+        self._check_species(species)
+        return np.asarray(self._g(i)["ions"][species][:], float)
+
+    def frame(self, i: int, species=None, lattice: bool = True) -> Frame:
+        """Everything recorded in frame ``i``."""
+        i = self._check_index(i)
+        g = self._g(i)
+        fr = Frame(index=i, time_ms=float(g.attrs["time_ms"]))
+        for s in species or self.species:
+            self._check_species(s)
+            d = g["ions"][s]
+            fr.positions[s] = np.asarray(d[:], float)
+            fr.n_total[s] = int(d.attrs.get("n_total", d.shape[0]))
+            if "ion_ids" in g:
+                fr.ids[s] = np.asarray(g["ion_ids"][s][:])
+        if lattice and "lattice" in g:
+            lg = g["lattice"]
+            for s, d in lg["conc_mM"].items():
+                fr.conc_mM[s] = np.asarray(d[:], float)
+            if "charge_e_per_um3" in lg:
+                fr.charge_e_per_um3 = np.asarray(lg["charge_e_per_um3"][:], float)
+        if "V_mV" in g:
+            fr.V_mV = np.asarray(g["V_mV"][:], float)
+        if "scalars" in g:
+            fr.scalars = {k: float(v[()]) for k, v in g["scalars"].items()}
+        return fr
+
+    # ------------------------------------------------------------------ static parts
+    @property
+    def has_lattice(self) -> bool:
+        return "lattice" in self._f
+
+    @property
+    def lattice_geometry(self) -> dict | None:
+        """``{"lo_um", "hi_um", "spacing_um", "shape"}`` of the voxel grid, or None."""
+        if "lattice" not in self._f:
+            return None
+        a = self._f["lattice"].attrs
+        return {k: np.asarray(a[k]) for k in ("lo_um", "hi_um", "spacing_um", "shape")}
+
+    @property
+    def surfaces(self) -> dict:
+        """name -> (points [um] (n, 3), triangles (m, 3))."""
+        out = {}
+        if "surfaces" in self._f:
+            for name, g in self._f["surfaces"].items():
+                out[name] = (np.asarray(g["points_um"][:], float), np.asarray(g["triangles"][:], np.int64))
+        return out
+
+    @property
+    def membrane_nodes_um(self) -> np.ndarray | None:
+        if "membrane" in self._f and "nodes_um" in self._f["membrane"]:
+            return np.asarray(self._f["membrane"]["nodes_um"][:], float)
+        return None
+
+    @property
+    def traces(self) -> dict:
+        """name -> dict(time_ms, values, units, label)."""
+        out = {}
+        if "traces" in self._f:
+            for name, g in self._f["traces"].items():
+                a = g.attrs
+                out[name] = dict(time_ms=np.asarray(g["time_ms"][:]), values=np.asarray(g["values"][:]),
+                                 units=str(a.get("units", "")), label=str(a.get("label", name)))
+        return out
+
+    @property
+    def glyphs(self) -> dict:
+        """kind -> dict(positions_um, label)."""
+        out = {}
+        if "glyphs" in self._f:
+            for kind, g in self._f["glyphs"].items():
+                out[kind] = dict(positions_um=np.asarray(g["positions_um"][:]), label=str(g.attrs.get("label", kind)))
+        return out
+
+    def voltage_range_mV(self) -> tuple[float, float] | None:
+        """(min, max) of V [mV] over all frames, or None without voltages."""
+        lo, hi = np.inf, -np.inf
+        for i in range(self.n_frames):
+            g = self._g(i)
+            if "V_mV" in g:
+                v = g["V_mV"][:]
+                lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+        return None if lo > hi else (lo, hi)
+
+    def max_conc_mM(self, species: str) -> float:
+        """Largest voxel concentration [mM] of a species over all frames (0 without a lattice)."""
+        m = 0.0
+        for i in range(self.n_frames):
+            g = self._g(i)
+            if "lattice" in g and species in g["lattice"]["conc_mM"]:
+                m = max(m, float(np.max(g["lattice"]["conc_mM"][species][:])))
+        return m
+
+    def __repr__(self):
+        return f"ResultsFile({self.path!r}, frames={self.n_frames}, species={self.species})"
