@@ -200,7 +200,7 @@ def run(groups=None, quick: bool = False) -> list[dict]:
 def format_table(rows: list[dict]) -> str:
     lines = []
     for r in rows:
-        if "particle_steps_per_s" in r:
+        if "particle_steps_per_s" in r and "gaussian" in r:
             extra = f"  mesh/box {r['ratio_vs_box']:.2f}" if "ratio_vs_box" in r else ""
             if "ratio_vs_smoldyn" in r:
                 extra += f"  x{r['ratio_vs_smoldyn']:.0f} Smoldyn"

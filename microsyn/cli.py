@@ -87,7 +87,10 @@ def _render(argv) -> int:
         from .render.cli import main_render
     except ImportError as e:
         raise MicrosynError(f"rendering is not available: {e}") from None
-    return main_render(argv)
+    written = main_render(argv) or {}
+    for k, v in written.items():
+        print(f"{k}: {v}")
+    return 0
 
 
 COMMANDS = {
