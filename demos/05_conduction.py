@@ -134,6 +134,6 @@ def main(out_dir, fast: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    import json
+    from microsyn.cli import demo_cli
 
-    print(json.dumps(main(sys.argv[1] if len(sys.argv) > 1 else "demo_out"), indent=1, default=str))
+    demo_cli(main, __doc__, __file__)

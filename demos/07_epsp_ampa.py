@@ -27,8 +27,6 @@ Hille B. (2001) Ion Channels of Excitable Membranes, 3rd ed. (single-channel cur
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -169,8 +167,6 @@ def main(out_dir, fast: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="demo_out")
-    ap.add_argument("--fast", action="store_true")
-    a = ap.parse_args()
-    print(json.dumps(main(a.out, fast=a.fast), indent=1, default=str))
+    from microsyn.cli import demo_cli
+
+    demo_cli(main, __doc__, __file__)

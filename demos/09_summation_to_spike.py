@@ -26,8 +26,6 @@ Magee J.C. (2000) Nat. Rev. Neurosci. 1:181, doi:10.1038/35044552 (dendritic int
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
@@ -118,8 +116,6 @@ def main(out_dir, fast: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="demo_out")
-    ap.add_argument("--fast", action="store_true")
-    a = ap.parse_args()
-    print(json.dumps(main(a.out, fast=a.fast), indent=1, default=str))
+    from microsyn.cli import demo_cli
+
+    demo_cli(main, __doc__, __file__)

@@ -29,8 +29,6 @@ Kushmerick M.J. & Podolsky R.J. (1969) Science 166:1297, doi:10.1126/science.166
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
@@ -132,8 +130,6 @@ def main(out_dir, fast: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="demo_out")
-    ap.add_argument("--fast", action="store_true")
-    a = ap.parse_args()
-    print(json.dumps(main(a.out, fast=a.fast), indent=1, default=str))
+    from microsyn.cli import demo_cli
+
+    demo_cli(main, __doc__, __file__)

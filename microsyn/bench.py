@@ -79,7 +79,6 @@ def _numpy_mesh(geom, n: int, steps: int, seed: int = 0) -> float:
     sigma = math.sqrt(2 * D_BENCH * DT_BENCH)
 
     def run():
-        nonlocal p
         for _ in range(steps):
             q = p + sigma * rng.standard_normal(p.shape)
             phi = ndimage.map_coordinates(sdf, ((q - origin) / h).T, order=1, mode="nearest")

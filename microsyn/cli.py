@@ -40,6 +40,22 @@ def _load_demo(name: str):
     return match[0], mod
 
 
+def demo_cli(main, doc: str, file: str, argv=None) -> dict:
+    """The command line of a demo script: ``--out DIR`` (default ``out/<demo>``) and ``--fast``;
+    runs ``main(out, fast)`` and prints what it returns as JSON."""
+    import argparse
+    import json
+
+    name = Path(file).stem
+    ap = argparse.ArgumentParser(prog=f"{name}.py", description=(doc or name).strip().splitlines()[0])
+    ap.add_argument("--out", default=str(Path("out") / name), help="output folder")
+    ap.add_argument("--fast", action="store_true", help="small, quick version (seconds)")
+    a = ap.parse_args(argv)
+    result = main(a.out, fast=a.fast)
+    print(json.dumps(result, indent=1, default=str))
+    return result
+
+
 def _demo(argv) -> int:
     import argparse
 
@@ -50,7 +66,6 @@ def _demo(argv) -> int:
     a = ap.parse_args(argv)
     if a.name is None:
         for k, p in list_demos().items():
-            spec = importlib.util.spec_from_file_location("d", p)
             doc = ""
             try:
                 src = p.read_text()

@@ -78,7 +78,7 @@ import numpy as np
 
 from .channels import ChannelType
 from .errors import GeometryError, ParameterError, check_count, check_positive, check_vector3
-from .gating import MeanFieldGating, StochasticGating, as_ligand
+from .gating import ConstantLigand, MeanFieldGating, StochasticGating, as_ligand
 from .rng import stream
 from .units import CHARGES_PER_MS_PER_PA, PARTICLES_PER_UM3_PER_MM
 
@@ -89,7 +89,7 @@ GATING_MODES = ("stochastic", "mean")
 
 
 # ------------------------------------------------------------------------------ ligand from particles
-class TransmitterParticles:
+class TransmitterParticles(ConstantLigand):
     """Ligand concentration [mM] from transmitter particles near the receptor.
 
     The particles of ``species`` within ``radius_um`` of ``center`` (only on the side
@@ -133,15 +133,6 @@ class TransmitterParticles:
             self.count = int(np.count_nonzero(m))
         self.conc_mM = self.count / (self.volume_um3 * PARTICLES_PER_UM3_PER_MM)
         return self.conc_mM
-
-    def conc(self, t):
-        return np.full(np.shape(t), self.conc_mM) if np.ndim(t) else self.conc_mM
-
-    def max_over(self, t0, t1):
-        return self.conc_mM
-
-    def breakpoints(self):
-        return []
 
 
 # ------------------------------------------------------------------------------ emitters

@@ -1,25 +1,10 @@
 """Smoke tests of the membrane demos (02-05): each runs with fast=True and its numbers make sense."""
-import importlib.util
 import math
-import os
 
 import pytest
 
-DEMOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demos")
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(DEMOS, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.__doc__ and "References" in mod.__doc__
-    return mod
-
-
-def _figures_exist(res):
-    assert res["figures"]
-    for f in res["figures"]:
-        assert os.path.getsize(f) > 10_000
+from demo_utils import figures_exist as _figures_exist
+from demo_utils import load_documented_demo as _load
 
 
 def test_demo_02_resting_potential(tmp_path):

@@ -8,7 +8,6 @@ import microsyn as ms
 from microsyn import rng
 from microsyn._kernels import brownian as kb
 from microsyn._kernels import geometry as kg
-from microsyn._kernels.binning import bin_counts
 
 
 def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):

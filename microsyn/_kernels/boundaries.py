@@ -26,11 +26,10 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT, JIT_HOT, JIT_NOALLOC
+from ..config import JIT, JIT_HOT
 from .geometry import (
     INF,
     K_MESH,
-    SQRT3,
     face_distance,
     face_normal,
     mesh_safe_distance,

@@ -23,7 +23,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT, JIT_HOT, JIT_PARALLEL
+from ..config import JIT_HOT, JIT_PARALLEL
 from .boundaries import resolve_step, safe_radius
 from .random import (
     MASK16,

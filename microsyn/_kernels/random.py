@@ -23,7 +23,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ..config import JIT, JIT_HOT, JIT_NOALLOC
+from ..config import JIT, JIT_HOT
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 GAMMA = np.uint64(0xD1B54A32D192ED03)
