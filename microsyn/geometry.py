@@ -373,8 +373,12 @@ def load_mesh(source):
             label = path.name
         if path.suffix.lower() not in MESH_SUFFIXES:
             raise MeshError(f"{label}: unsupported mesh format {path.suffix!r}; use one of {MESH_SUFFIXES}")
+        import warnings
+
         try:
-            data = pv.read(str(path))
+            with warnings.catch_warnings():  # VTK warns before failing; we raise MeshError instead
+                warnings.simplefilter("ignore")
+                data = pv.read(str(path))
         except Exception as e:  # noqa: BLE001 (reader errors vary by format)
             raise MeshError(f"{label}: cannot read the mesh ({e})") from None
         poly = data if isinstance(data, pv.PolyData) else data.extract_surface()

@@ -150,7 +150,9 @@ class Simulation:
         self._compiled = self.domain.compile(self.species.names)
         return self._compiled
 
-    def _check_inside(self, species, points, what="particles"):
+    def check_inside(self, species, points, what="particles"):
+        """Raise :class:`GeometryError` unless all ``points`` (n, 3) [um] are inside the domain of
+        ``species`` (adding the species if it is new); ``what`` names them in the message."""
         if species not in self.species:
             self.add_species(species)
         sp = self.species[species].name
@@ -166,8 +168,18 @@ class Simulation:
     def add_particles(self, species, positions) -> None:
         """Add particles of a species at ``positions`` (n, 3) [um] now."""
         pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-        self._check_inside(species, pos)
+        self.check_inside(species, pos)
         self.particles.append(self.species.index(species), pos)
+
+    def add_continuous_source(self, source) -> None:
+        """Register a source asked for births every stretch: ``source.births(sim, step0, nsteps)``
+        returns particles born per step and ``source.positions(m)`` their places; ``source.species``
+        names their species."""
+        if not (hasattr(source, "births") and hasattr(source, "positions")):
+            raise ParameterError("a continuous source needs births(sim, step0, nsteps) and positions(m)")
+        if source.species not in self.species:
+            self.add_species(source.species)
+        self._continuous_sources.append(source)
 
     def add_source(self, source):
         """Add a source (:class:`~microsyn.sources.PointRelease`, ``FluxSource``, ...)."""

@@ -42,7 +42,7 @@ class PointRelease:
         self.name = name or f"release:{species}@{self.at.tolist()}"
 
     def attach(self, sim):
-        sim._check_inside(self.species, self.at[None, :], what=f"point release {self.name!r}")
+        sim.check_inside(self.species, self.at[None, :], what=f"point release {self.name!r}")
         sim.schedule(self)
 
     def apply(self, sim):
@@ -84,9 +84,9 @@ class FluxSource:
     def attach(self, sim):
         from .rng import stream
 
-        sim._check_inside(self.species, self.at[None, :], what=f"flux source {self.name!r}")
+        sim.check_inside(self.species, self.at[None, :], what=f"flux source {self.name!r}")
         self._rng = stream(sim.seed, self.name)
-        sim._continuous_sources.append(self)
+        sim.add_continuous_source(self)
 
     def births(self, sim, step0: int, nsteps: int) -> np.ndarray:
         """Particles born at each of the steps step0 .. step0 + nsteps - 1."""

@@ -160,8 +160,8 @@ class _PoreEmitter:
     def attach(self, sim):
         self._rng = stream(sim.seed, self.name)
         if self.at is not None:
-            sim._check_inside(self.species, self.at[None, :], what=f"pore mouth of {self.name!r}")
-            sim._continuous_sources.append(self)
+            sim.check_inside(self.species, self.at[None, :], what=f"pore mouth of {self.name!r}")
+            sim.add_continuous_source(self)
 
     def set_interval(self, times, n_open, t1, rate_per_open):
         """Open-count step function on [times[0], t1] and the ion rate per open channel [1/ms]."""
