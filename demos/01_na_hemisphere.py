@@ -159,7 +159,11 @@ class HemisphereScene:
 
         p = pv.Plotter(off_screen=True, window_size=(self.w, self.h))
         p.set_background(BACKGROUND)
-        p.enable_anti_aliasing("msaa", multi_samples=4)  # FXAA falls back to slow SSAA on EGL
+        # MSAA (FXAA falls back to slow SSAA on EGL). VTK's order-independent transparency would
+        # render the translucent membrane and shells single-sampled and drop MSAA for the whole
+        # frame, so it is switched off: the few translucent layers blend in draw order.
+        p.ren_win.SetMultiSamples(4)
+        p.renderer.SetUseOIT(False)
         self.p = p
         half = 8.0 * self.R_end
         membrane = pv.Plane(center=(0, 0, -0.002 * self.R_end), direction=(0, 0, 1), i_size=2 * half,
