@@ -40,6 +40,7 @@ import microsyn as ms  # noqa: E402
 from microsyn.channels import AMPA  # noqa: E402
 from microsyn.gating import PulseLigand  # noqa: E402
 from microsyn.membrane import MembraneSolver, cable  # noqa: E402
+from microsyn.plotting import save_figure  # noqa: E402
 from microsyn.synapse import Synapse, SynapticCoupling  # noqa: E402
 
 DISTANCES_UM = (0.0, 50.0, 100.0, 200.0)
@@ -158,11 +159,7 @@ def main(out_dir, fast: bool = False) -> dict:
     ax.set(xlabel="x [um]", ylabel="z (into the cytoplasm) [um]", aspect="equal",
            title=f"Na+ ions within 0.1 b of the y = 0 plane, t = {tp:g} ms")
     fig.suptitle(f"Demo 07: EPSP from one AMPA synapse; {res['na_in']:,} Na+ in, {res['k_out']:,} K+ out")
-    fig.tight_layout()
-    path = os.path.join(out_dir, "07_epsp_ampa.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    res["figures"].append(path)
+    res["figures"].append(save_figure(fig, out_dir, "07_epsp_ampa.png"))
     return res
 
 

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from microsyn.channels import AMPA, GABA_A, GIRK  # noqa: E402
 from microsyn.gating import PulseLigand  # noqa: E402
 from microsyn.membrane import MembraneSolver, cable  # noqa: E402
+from microsyn.plotting import save_figure  # noqa: E402
 from microsyn.synapse import Synapse, SynapticCoupling  # noqa: E402
 from microsyn.units import thermal_voltage  # noqa: E402
 
@@ -114,11 +115,7 @@ def main(out_dir, fast: bool = False) -> dict:
            title="During the EPSP the shunt passes outward current\n(Cl- enters), cancelling part of the AMPA current")
     ax.legend(fontsize=8)
     fig.suptitle("Demo 08: inhibitory synapses on a dendrite (300 um, 2 um; synapse at 50 um)")
-    fig.tight_layout()
-    path = os.path.join(out_dir, "08_ipsp_and_shunting.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    res["figures"].append(path)
+    res["figures"].append(save_figure(fig, out_dir, "08_ipsp_and_shunting.png"))
     return res
 
 

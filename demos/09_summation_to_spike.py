@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from microsyn.channels import AMPA  # noqa: E402
 from microsyn.gating import PulseLigand  # noqa: E402
 from microsyn.membrane import MAMMALIAN, MembraneSolver, neuron_morphology, spike_times  # noqa: E402
+from microsyn.plotting import save_figure  # noqa: E402
 from microsyn.synapse import Synapse, SynapticCoupling, node_at_distance  # noqa: E402
 
 N_CHANNELS = 150
@@ -107,11 +108,7 @@ def main(out_dir, fast: bool = False) -> dict:
     axs[1].set(xlabel="time [ms]", ylabel="soma V [mV]", ylim=(rest - 1, rest + 25),
                title="Subthreshold detail: graded EPSPs sum in time and space")
     fig.suptitle(f"Demo 09: AMPA synapses ({N_CHANNELS} channels each) on a 200 um dendrite, HH soma")
-    fig.tight_layout()
-    path = os.path.join(out_dir, "09_summation_to_spike.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    res["figures"].append(path)
+    res["figures"].append(save_figure(fig, out_dir, "09_summation_to_spike.png"))
     return res
 
 

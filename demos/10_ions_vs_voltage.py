@@ -40,6 +40,7 @@ import microsyn as ms  # noqa: E402
 from microsyn.channels import AMPA  # noqa: E402
 from microsyn.gating import PulseLigand  # noqa: E402
 from microsyn.membrane import MembraneSolver, cable  # noqa: E402
+from microsyn.plotting import save_figure  # noqa: E402
 from microsyn.synapse import Synapse, SynapticCoupling  # noqa: E402
 
 
@@ -121,11 +122,7 @@ def main(out_dir, fast: bool = False) -> dict:
            title="Spread: diffusion (um) vs electrotonus (tens to hundreds of um)")
     ax.legend(fontsize=8)
     fig.suptitle(f"Demo 10: {res['na_in']:,} Na+ ions vs the voltage, AMPA synapse on a 1 um dendrite")
-    fig.tight_layout()
-    path = os.path.join(out_dir, "10_ions_vs_voltage.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    res["figures"].append(path)
+    res["figures"].append(save_figure(fig, out_dir, "10_ions_vs_voltage.png"))
     return res
 
 
