@@ -438,13 +438,14 @@ class Mesh(Shape):
     faces = ("surface",)
 
     def __init__(self, source, voxel_size: float | None = None, scale: float = 1.0, name: str | None = None):
-        label = getattr(source, "name", None) if not isinstance(source, (str, os.PathLike)) else str(source)
-        super().__init__(name or (Path(os.fspath(source)).stem if isinstance(source, (str, os.PathLike)) else None))
+        is_path = isinstance(source, (str, os.PathLike))
+        super().__init__(name or (Path(os.fspath(source)).stem if is_path else None))
+        label = str(source) if is_path else self.name
         scale = check_positive("scale", scale)
         poly = load_mesh(source)
         if scale != 1.0:
             poly = poly.scale(scale, inplace=False)
-        check_closed_mesh(poly, label=str(label or self.name))
+        check_closed_mesh(poly, label=label)
         self.polydata = poly
         lo = np.array(poly.bounds[0::2])
         hi = np.array(poly.bounds[1::2])

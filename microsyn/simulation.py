@@ -324,8 +324,7 @@ class Simulation:
             order = np.argsort(start, kind="stable")
             sp_all = np.concatenate(births_sp)[order]
             pos_all = np.concatenate(births_pos)[order]
-            s = ps.append(0, pos_all)
-            ps._species[s] = sp_all
+            ps.append(sp_all, pos_all)
             start_new = start[order]
         else:
             start_new = np.zeros(0, np.int64)

@@ -8,6 +8,7 @@ import microsyn as ms
 from microsyn import rng
 from microsyn._kernels import brownian as kb
 from microsyn._kernels import geometry as kg
+from rng_reference import table_normals_reference as _table_normals_reference
 
 
 def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
@@ -33,8 +34,6 @@ def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
 
 
 def _reference_displacements(n, D, dt, step, seed=3):
-    from test_rng import _table_normals_reference
-
     return math.sqrt(2 * D * dt) * _table_normals_reference(seed, np.arange(n, dtype=np.uint64), step)
 
 

@@ -6,24 +6,12 @@ from scipy import stats
 from microsyn import rng
 from microsyn._kernels import random as kr
 from microsyn.errors import ParameterError
+from rng_reference import table_normals_reference as _table_normals_reference
 
 
 def test_mix64_matches_pure_python_reference():
     for z in [0, 1, 12345, 2**63 - 1, 2**64 - 1, 0x9E3779B97F4A7C15]:
         assert int(kr.mix64(np.uint64(z))) == rng.mix64_py(z)
-
-
-def _table_normals_reference(seed, pids, step):
-    """Slow, obvious numpy/Python version of the kernel's three table normals."""
-    table = rng.gaussian_table()
-    key = int(rng.seed_key(seed))
-    out = np.empty((len(pids), 3))
-    for i, pid in enumerate(pids):
-        kp = rng.mix64_py(key ^ ((int(pid) * 0x9E3779B97F4A7C15) & (2**64 - 1)))
-        c = (step * 8 + 0) & (2**64 - 1)
-        h = rng.mix64_py((kp + c * 0xD1B54A32D192ED03) & (2**64 - 1))
-        out[i] = [table[h & 0xFFFF], table[(h >> 16) & 0xFFFF], table[(h >> 32) & 0xFFFF]]
-    return out
 
 
 def test_table_normals_kernel_matches_reference():

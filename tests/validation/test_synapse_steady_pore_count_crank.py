@@ -17,18 +17,25 @@ from microsyn.membrane import MembraneSolver, cable
 from microsyn.synapse import Synapse, SynapticCoupling
 
 
-def test_steady_count_within_R_of_a_pore_matches_point_source_with_absorbing_far_boundary():
-    b, R = 1.0, 0.5
+def _open_pore(b, dt_ms, seed):
+    """One always-open 10 pS Na+ channel at a clamped (-70 mV) membrane under an absorbing
+    hemisphere of radius b [um]; returns (coupling, simulation, synapse)."""
     solver = MembraneSolver(cable(10.0, 10.0, 1), dt_ms=0.01, method="be")
     solver.add_voltage_clamp(0, [0.0], [-70.0], g_series_nS=1e5)
     solver.init(-70.0)
     dom = ms.Domain(ms.Sphere((0, 0, 0), b, name="far"), holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
     dom.set_boundary("far", "absorb")
-    sim = ms.Simulation(dom, dt=1e-4, species=["Na+"], seed=3)
+    sim = ms.Simulation(dom, dt=dt_ms, species=["Na+"], seed=seed)
     cpl = SynapticCoupling(solver, sim)
     ch = ChannelType("open10", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], 10.0, {"Na+": 1.0},
                      E_rev_mV=0.0)
     syn = cpl.add_synapse(Synapse(ch, 1, at=(0, 0, 0), node=0, initial_state="O", membrane="membrane"))
+    return cpl, sim, syn
+
+
+def test_steady_count_within_R_of_a_pore_matches_point_source_with_absorbing_far_boundary():
+    b, R = 1.0, 0.5
+    cpl, sim, syn = _open_pore(b, dt_ms=1e-4, seed=3)
     cpl.run(2.0)  # >> the slowest relaxation time b^2 / (pi^2 D) = 0.15 ms: steady
     n0 = syn.ions_in["Na+"]
     counts = []
@@ -49,16 +56,7 @@ def test_steady_count_converges_at_small_particle_step():
     """Slow: 25 ns particle steps (rms 10 nm), b = 2 um: within 2 % of (Q/D)(R^2/2 - R^3/(3b)),
     and the unbounded form (Q/D) R^2/2 overestimates by the predicted R/(1.5 b) = 17 %."""
     b, R = 2.0, 0.5
-    solver = MembraneSolver(cable(10.0, 10.0, 1), dt_ms=0.01, method="be")
-    solver.add_voltage_clamp(0, [0.0], [-70.0], g_series_nS=1e5)
-    solver.init(-70.0)
-    dom = ms.Domain(ms.Sphere((0, 0, 0), b, name="far"), holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
-    dom.set_boundary("far", "absorb")
-    sim = ms.Simulation(dom, dt=2.5e-5, species=["Na+"], seed=8)
-    cpl = SynapticCoupling(solver, sim)
-    ch = ChannelType("open10", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], 10.0, {"Na+": 1.0},
-                     E_rev_mV=0.0)
-    syn = cpl.add_synapse(Synapse(ch, 1, at=(0, 0, 0), node=0, initial_state="O", membrane="membrane"))
+    cpl, sim, syn = _open_pore(b, dt_ms=2.5e-5, seed=8)
     cpl.run(3.0)
     n0 = syn.ions_in["Na+"]
     counts = []
