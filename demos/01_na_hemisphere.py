@@ -49,7 +49,7 @@ import time
 
 import numpy as np
 
-# must be set before pyvista/vtk is imported: skip the X probe, render with EGL (DESIGN.md 6)
+# must be set before pyvista/vtk is imported: skip the X probe, render with EGL
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))

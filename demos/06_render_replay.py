@@ -11,7 +11,7 @@ Shows
    (:class:`microsyn.membrane.MembraneSolver`). Its voltage rises by Q / C = 3.2 fC / C,
    (C = 0.18 pF with the grid's edge nodes: about 18 mV), nearly the same everywhere on the patch within microseconds, while the ions have moved
    only a few hundred nanometres: voltage spreads electrically, ~10^4 times faster than ions
-   diffuse (DESIGN.md section 2).
+   diffuse.
 3. The run writes positions, lattice concentrations and voltages to an HDF5 results file
    (:class:`microsyn.results.ResultsWriter`); the movie is rendered afterwards from the file alone
    (:class:`microsyn.render.Scene`): ions (gold), a translucent isosurface of [Na+], the membrane

@@ -15,7 +15,7 @@ diameter) lets Na+ in. Two processes start at the pore at the same instant:
 
 The figure sets the normalised Na+ excess c(x)/c(0) against the normalised depolarisation
 dV(x)/dV(0) along the dendrite, and the rms ion spread against the voltage's half-width in time.
-The voltage is not where the ions are (DESIGN.md section 2): it comes from the membrane model.
+The voltage is not where the ions are: it comes from the membrane model.
 
 Run ``python demos/10_ions_vs_voltage.py --out DIR``.
 

@@ -1,6 +1,8 @@
 """JIT flags and dtypes in one place.
 
-All Numba kernels use ``cache=True`` (compiled once per machine, stored beside the source) and no
+All Numba kernels use ``cache=True`` (compiled once per machine, stored under
+``~/.cache/microsyn/numba-<hash of the kernel sources>``, or ``$MICROSYN_CACHE_DIR``; see
+:mod:`microsyn._kernels`) and no
 ``fastmath`` (NaN and inf keep their meaning). Positions are float64 [um]; particle ids uint64;
 species indices int16; particle states int16.
 """
@@ -27,7 +29,7 @@ JIT_NOALLOC = dict(JIT, _nrt=False)
 JIT_HOT = dict(JIT_NOALLOC, forceinline=True)
 
 #: particles per block in the parallel stepping kernels: each block takes all the steps of a
-#: call, so each parallel region gets milliseconds of work (see DESIGN.md section 7)
+#: call, so each parallel region gets milliseconds of work
 BLOCK_SIZE = int(os.environ.get("MICROSYN_BLOCK_SIZE", "512"))
 
 #: below this many particles a kernel call runs on one thread (a parallel region costs more

@@ -1,7 +1,7 @@
 """Triggers and recorders: what is measured, and when.
 
 A *trigger* says at which steps something runs (:class:`Every`, :class:`At`). A *recorder*
-(a writer in DESIGN.md's terms) is any object with a ``trigger`` and a ``record(sim)`` method;
+(a writer) is any object with a ``trigger`` and a ``record(sim)`` method;
 it runs after the events of its step, so it sees the state after them. The recorders here
 keep their results in memory as numpy arrays with units in their names.
 """

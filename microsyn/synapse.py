@@ -1,7 +1,7 @@
 """Ligand-gated synapses: channels on the membrane that emit ions as particles and drive the voltage.
 
 This module joins the particle engine (:class:`~microsyn.simulation.Simulation`) and the membrane
-electrical model (:class:`~microsyn.membrane.MembraneSolver`), as DESIGN.md section 2 asks:
+electrical model (:class:`~microsyn.membrane.MembraneSolver`):
 
 - a :class:`Synapse` is a cluster of ``n_channels`` channels of one
   :class:`~microsyn.channels.ChannelType` at a pore position ``at`` [um] on the membrane of the

@@ -2,7 +2,7 @@
 Hodgkin-Huxley channels and stochastic channel populations.
 
 The membrane voltage in microsyn comes from this electrical model, not from where tracked ions
-wander (see DESIGN.md section 2). Base units: um, ms, mM, mV, pA, pF, nS; resistivity in ohm cm.
+wander. Base units: um, ms, mM, mV, pA, pF, nS; resistivity in ohm cm.
 
 - :mod:`.reversal`: :func:`nernst`, :func:`ghk_voltage`, :func:`ghk_current_density`,
   :func:`resting_potential` (with the 3:2 Na+/K+ pump), :func:`mullins_noda_potential`.

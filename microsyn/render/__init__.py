@@ -1,7 +1,7 @@
 """Headless rendering of microsyn runs: scenes, annotations, camera paths, PNG/MP4/GIF output.
 
 This is the only part of microsyn that imports pyvista at import time (``import microsyn`` does
-not). Importing it chooses VTK's EGL window when there is no display (DESIGN.md section 6).
+not). Importing it chooses VTK's EGL window when there is no display.
 
 - :class:`Scene` (``Scene.from_results``, ``Scene.from_simulation``): ions, membranes coloured by
   V, isosurfaces, glyphs, slices, clipping, time stamp, scale bar, title, caption, inset trace.

@@ -1,4 +1,4 @@
-"""Headless OpenGL set-up and a crash-safe probe (DESIGN.md section 6).
+"""Headless OpenGL set-up and a crash-safe probe.
 
 VTK 9.7 wheels render with EGL and Mesa's software rasterizer when there is no display. Setting
 ``VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow`` before VTK loads skips the X probe. A missing GL
