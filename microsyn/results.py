@@ -59,6 +59,47 @@ FORMAT = "microsyn-results"
 FORMAT_VERSION = 1
 
 
+class OutputPathError(ParameterError):
+    """An output path cannot be created or written (a missing parent that cannot be made, no
+    permission, a read-only file system)."""
+
+
+def ensure_output_dir(path, what: str = "output folder") -> str:
+    """Create the folder ``path`` if needed and check that files can be written into it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder.
+    what : str
+        What the folder is for, named in the error message.
+
+    Returns
+    -------
+    str
+        The folder, as given.
+
+    Raises
+    ------
+    OutputPathError
+        If the folder cannot be created or is not writable (checked by creating and removing a
+        temporary file in it).
+    """
+    import tempfile
+
+    d = os.fspath(path)
+    try:
+        os.makedirs(d or ".", exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".microsyn-write-test-", dir=d or ".")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise OutputPathError(f"cannot write {what} into folder {d!r} ({reason}); give a writable folder "
+                              f"(e.g. --out ./out/run)") from None
+    return d
+
+
 def _frame_name(i: int) -> str:
     return f"{i:06d}"
 
@@ -145,9 +186,13 @@ class ResultsWriter:
         self._scalars: dict[str, tuple] = {}
         self.n_frames = 0
         self._species_names: list[str] | None = None
-        d = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(d, exist_ok=True)
-        with h5py.File(self.path, "w") as f:
+        ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=f"results file {self.path!r}")
+        try:
+            f = h5py.File(self.path, "w")
+        except OSError as e:
+            raise OutputPathError(f"cannot create results file {self.path!r} ({e}); give a path in a "
+                                  f"writable folder") from None
+        with f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["created_by"] = "microsyn.results.ResultsWriter"
@@ -341,10 +386,16 @@ class ResultsFile:
                                  f"microsyn.results.ResultsWriter") from None
         fmt = self._f.attrs.get("format", b"")
         fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
-        if fmt != FORMAT or "time_ms" not in self._f:
+        if fmt != FORMAT:
             self._f.close()
             raise ParameterError(f"{self.path!r} is an HDF5 file but not a microsyn results file (attribute "
                                  f"format={fmt!r}, expected {FORMAT!r}); write one with ResultsWriter")
+        missing = [k for k in ("time_ms", "frames") if k not in self._f]
+        if missing:
+            self._f.close()
+            raise ParameterError(f"{self.path!r} says format={FORMAT!r} but lacks "
+                                 f"{', '.join('/' + k for k in missing)}: it is damaged or was not written by "
+                                 f"ResultsWriter; write it again with microsyn.results.ResultsWriter")
         self.times_ms = np.asarray(self._f["time_ms"][:], float)
         sp = self._f.attrs.get("species", np.array([], "S"))
         self.species = [s.decode() if isinstance(s, bytes) else str(s) for s in sp]

@@ -48,7 +48,7 @@ def main_render(argv=None) -> dict:
     stack is available.
     """
     args = build_parser().parse_args(argv)
-    from ..results import ResultsFile
+    from ..results import ResultsFile, ensure_output_dir
     from .scene import parse_size
 
     size = parse_size(args.size)
@@ -73,7 +73,7 @@ def main_render(argv=None) -> dict:
             for s in args.species:
                 if s not in res.species:
                     raise ParameterError(f"--species {s!r} is not in {args.results!r}; it has {res.species}")
-        os.makedirs(args.out, exist_ok=True)
+        ensure_output_dir(args.out, what="rendered frames and movies")
         out = {}
         if args.mp4 or args.gif or args.png:
             from .camera import camera_path
