@@ -1,8 +1,11 @@
-"""Load demo scripts by path (demos/ is a folder of scripts, not a package)."""
+"""Load demo scripts by path (the demos ship as package data ``microsyn.demos``; in a checkout
+:func:`microsyn.cli.demo_dir` gives the checkout's ``demos/`` folder)."""
 import importlib.util
 from pathlib import Path
 
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
+from microsyn.cli import demo_dir
+
+DEMOS = demo_dir()
 
 
 def load_demo(stem: str):
