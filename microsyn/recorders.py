@@ -12,40 +12,62 @@ import math
 import numpy as np
 
 from .errors import ParameterError, check_positive, check_vector3
+from .events import grid_step
 from .units import PARTICLES_PER_UM3_PER_MM
 
 
 class Every:
-    """Due every ``interval`` [ms] from ``start`` [ms] (inclusive)."""
+    """Due every ``interval`` [ms] from ``start`` [ms] (inclusive).
+
+    Both must be whole numbers of the simulation's time step (see :mod:`microsyn.events`, "Times
+    on the step grid"); otherwise :class:`~microsyn.events.OffGridTimeError` is raised when the
+    trigger meets the simulation (``Simulation.add_recorder``).
+    """
 
     def __init__(self, interval: float, start: float = 0.0):
         self.interval = check_positive("interval [ms]", interval)
-        self.start = float(start)
+        self.start = check_positive("start [ms]", start, allow_zero=True)
+        self._grid = None  # (dt, steps per interval, first step)
+
+    def steps(self, dt: float) -> tuple[int, int]:
+        """(steps per interval, first step) on the grid of step ``dt`` [ms]; raises if off it."""
+        if self._grid is None or self._grid[0] != dt:
+            k = grid_step(self.interval, dt, what="trigger interval")
+            s0 = grid_step(self.start, dt, what="trigger start")
+            self._grid = (dt, k, s0)
+        return self._grid[1], self._grid[2]
+
+    check = steps
 
     def next_step(self, step: int, dt: float) -> int:
         """The first due step >= ``step``."""
-        k_int = max(1, int(round(self.interval / dt)))
-        if abs(k_int * dt - self.interval) > 1e-6 * self.interval:
-            raise ParameterError(
-                f"trigger interval {self.interval} ms is not a whole number of steps of "
-                f"dt = {dt} ms; choose a multiple of dt"
-            )
-        s0 = int(round(self.start / dt))
+        k_int, s0 = self.steps(dt)
         if step <= s0:
             return s0
         return s0 + int(math.ceil((step - s0) / k_int)) * k_int
 
 
 class At:
-    """Due at the given times [ms] (each rounded to the nearest step)."""
+    """Due at the given times [ms], each a whole number of the simulation's time step (see
+    :mod:`microsyn.events`; checked when the trigger meets the simulation)."""
 
     def __init__(self, times):
         self.times = np.sort(np.asarray(times, dtype=float).ravel())
         if self.times.size and (not np.all(np.isfinite(self.times)) or self.times[0] < 0):
             raise ParameterError("trigger times must be finite and >= 0 ms")
+        self._grid = None  # (dt, steps)
+
+    def steps(self, dt: float) -> np.ndarray:
+        """The due steps on the grid of step ``dt`` [ms]; raises if a time is off it."""
+        if self._grid is None or self._grid[0] != dt:
+            st = np.array([grid_step(t, dt, what="trigger time") for t in self.times], dtype=np.int64)
+            self._grid = (dt, st)
+        return self._grid[1]
+
+    check = steps
 
     def next_step(self, step: int, dt: float) -> float:
-        steps = np.round(self.times / dt).astype(np.int64)
+        steps = self.steps(dt)
         later = steps[steps >= step]
         return int(later[0]) if later.size else math.inf
 

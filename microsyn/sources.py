@@ -19,11 +19,13 @@ import math
 import numpy as np
 
 from .errors import GeometryError, ParameterError, check_count, check_finite, check_positive, check_vector3
+from .events import grid_step
 from .units import PARTICLES_PER_UM3_PER_MM, current_to_ion_rate
 
 
 class PointRelease:
-    """Release ``n`` particles of a species at point ``at`` [um] at ``time`` [ms].
+    """Release ``n`` particles of a species at point ``at`` [um] at ``time`` [ms] (a whole number
+    of the simulation's step, else :class:`~microsyn.events.OffGridTimeError` when added).
 
     Example
     -------
@@ -60,7 +62,9 @@ class FluxSource:
     at : 3 floats
         Position [um], inside the domain (e.g. just above a membrane pore).
     start, stop : float
-        Emission window [ms].
+        Emission window [ms]: particles are born at the steps in [start, stop). Both must be whole
+        numbers of the simulation's step (checked when the source is added; see
+        :mod:`microsyn.events`).
     """
 
     def __init__(self, species: str, rate: float, at, start: float = 0.0, stop: float = math.inf,
@@ -85,6 +89,9 @@ class FluxSource:
         from .rng import stream
 
         sim.check_inside(self.species, self.at[None, :], what=f"flux source {self.name!r}")
+        grid_step(self.start, sim.dt, what=f"start of flux source {self.name!r}")
+        if math.isfinite(self.stop):
+            grid_step(self.stop, sim.dt, what=f"stop of flux source {self.name!r}")
         self._rng = stream(sim.seed, self.name)
         sim.add_continuous_source(self)
 
