@@ -18,6 +18,7 @@ from .errors import (
     TimeStepError,
     UnknownSpeciesError,
 )
+from .events import OffGridTimeError
 from .geometry import Box, Cylinder, Domain, HalfSpace, Mesh, Slab, Sphere, list_meshes, load_mesh
 from .lattice import Lattice
 from .recorders import At, Count, Every, HeightProfile, MeanSquaredDisplacement, RadialProfile, Snapshot
@@ -26,13 +27,14 @@ from .sources import FluxSource, PointRelease, UniformFill
 from .species import STANDARD_SPECIES, Species, SpeciesTable, get_species
 from . import channels, gating, membrane, synapse, units  # noqa: E402  (subsystems as namespaces)
 from .channels import AMPA, GABA_A, GIRK, NMDA, ChannelType
-from .results import ResultsFile, ResultsWriter
+from .checkpoint import CheckpointError
+from .results import OutputPathError, ResultsFile, ResultsWriter
 from .synapse import Synapse, SynapticCoupling
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AMPA", "ChannelType", "GABA_A", "GIRK", "NMDA", "ResultsFile", "ResultsWriter", "Synapse",
+    "AMPA", "CheckpointError", "ChannelType", "OffGridTimeError", "OutputPathError", "GABA_A", "GIRK", "NMDA", "ResultsFile", "ResultsWriter", "Synapse",
     "SynapticCoupling", "channels", "gating", "membrane", "synapse", "units",
     "At", "Box", "Count", "Cylinder", "Domain", "DomainEscapeError", "Every", "FluxSource",
     "GeometryError", "HalfSpace", "HeightProfile", "Lattice", "MeanSquaredDisplacement", "Mesh",

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+import time as _time
 import warnings
 from typing import Iterable
 
@@ -10,7 +13,7 @@ import numpy as np
 from . import rng as _rng
 from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
 from .errors import DomainEscapeError, GeometryError, ParameterError, TimeStepError, check_positive
-from .events import CallbackEvent, EventQueue, time_to_step
+from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
 from .particles import ParticleStore
 from .recorders import _as_trigger
@@ -59,6 +62,13 @@ class Simulation:
     particles, checks for escapes, then applies the due events in phase order (stimulus,
     gating, release, bookkeeping; ties in scheduling order) and runs the due recorders last,
     so they see the state after the events.
+
+    Every time given to a simulation (event, release and source times, recorder times and
+    intervals, run durations) must be a whole number of steps ``dt`` (within a relative 1e-9);
+    otherwise :class:`~microsyn.events.OffGridTimeError` names the nearest valid times (see
+    :mod:`microsyn.events`). A long run shows a progress bar on a terminal (see :meth:`run`).
+    :meth:`save` and :meth:`load` checkpoint a simulation: the loaded one continues bitwise
+    identically to one that was never stopped.
 
     Example
     -------
@@ -214,6 +224,8 @@ class Simulation:
             recorder.trigger = _as_trigger(trigger)
         if getattr(recorder, "trigger", None) is None or not hasattr(recorder, "record"):
             raise ParameterError("a recorder needs a trigger (e.g. every=0.01 ms) and a record(sim) method")
+        if hasattr(recorder.trigger, "check"):  # times and intervals on the step grid, or raise now
+            recorder.trigger.check(self.dt)
         species = getattr(recorder, "species", None)
         if species is not None and species not in self.species:
             self.add_species(species)
@@ -242,35 +254,90 @@ class Simulation:
         return self.particles.count(self.species.index(species))
 
     # ------------------------------------------------------------------ the loop
-    def run(self, duration: float) -> "Simulation":
-        """Advance by ``duration`` [ms] (a whole number of steps); see the class Notes."""
+    def run(self, duration: float, progress: bool | None = None) -> "Simulation":
+        """Advance by ``duration`` [ms]; see the class Notes.
+
+        Parameters
+        ----------
+        duration : float
+            How long to run [ms]: a whole number of steps ``dt`` (else
+            :class:`~microsyn.events.OffGridTimeError`).
+        progress : bool, optional
+            Show a progress bar on stderr (simulated time, particles alive, time left). Default:
+            on when stderr is a terminal, unless the environment sets ``MICROSYN_PROGRESS=0``.
+            The bar appears only for runs longer than a second and never changes the results.
+        """
         duration = check_positive("duration [ms]", duration, allow_zero=True)
-        n = duration / self.dt
-        n_steps = int(round(n))
-        if abs(n - n_steps) > 1e-6 * max(1.0, n):
-            raise ParameterError(
-                f"duration {duration} ms is not a whole number of steps of dt = {self.dt} ms"
-            )
-        return self.run_until_step(self.step + n_steps)
+        n_steps = grid_step(duration, self.dt, what="run duration")
+        return self.run_until_step(self.step + n_steps, progress=progress)
 
-    def run_until(self, t_end: float) -> "Simulation":
-        """Advance to time ``t_end`` [ms]."""
-        return self.run_until_step(time_to_step(t_end, self.dt))
+    def run_until(self, t_end: float, progress: bool | None = None) -> "Simulation":
+        """Advance to the first step at or after time ``t_end`` [ms] (an end condition, so it is
+        not required to be on the step grid; :attr:`time` then says the time reached). See
+        :meth:`run` for ``progress``."""
+        return self.run_until_step(time_to_step(t_end, self.dt), progress=progress)
 
-    def run_until_step(self, end_step: int) -> "Simulation":
+    def run_until_step(self, end_step: int, progress: bool | None = None) -> "Simulation":
+        """Advance to step ``end_step``; see :meth:`run` for ``progress``."""
         cg = self._compile()
         self._apply_due_events()
         self._run_due_recorders()
-        while self.step < end_step:
-            nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
-            self._advance(int(nxt) - self.step, cg)
-            if self._compiled is None:  # species were added by an event
-                cg = self._compile()
-            self._apply_due_events()
-            if self._compiled is None:
-                cg = self._compile()
-            self._run_due_recorders()
+        bar = _Progress.open(self, end_step, progress)
+        try:
+            while self.step < end_step:
+                nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
+                if bar is not None:  # shorter stretches to update the bar: results do not change
+                    nxt = min(nxt, self.step + bar.chunk_steps)
+                t0 = _time.perf_counter()
+                n = int(nxt) - self.step
+                self._advance(n, cg)
+                if self._compiled is None:  # species were added by an event
+                    cg = self._compile()
+                self._apply_due_events()
+                if self._compiled is None:
+                    cg = self._compile()
+                self._run_due_recorders()
+                if bar is not None:
+                    bar.update(n, _time.perf_counter() - t0)
+        finally:
+            if bar is not None:
+                bar.close()
         return self
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path) -> str:
+        """Write a checkpoint of the whole simulation (particles, clock, events, sources, recorders
+        with what they recorded, random-stream states) to ``path``; returns the path.
+
+        :meth:`load` gives back a simulation whose continuation is bitwise identical to this one
+        never stopped: ``run(a + b)`` equals ``run(a); save; load; run(b)``. The file is written
+        atomically (a temporary file in the same folder, then renamed), so an interrupted save
+        never leaves a half-written checkpoint. Format: see :mod:`microsyn.checkpoint`.
+
+        Raises
+        ------
+        OutputPathError
+            If the folder of ``path`` cannot be written.
+        CheckpointError
+            If something in the simulation cannot be stored (e.g. a lambda as a callback).
+        """
+        from .checkpoint import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Simulation":
+        """Read a checkpoint written by :meth:`save` (only load files you trust: a checkpoint is
+        a pickle, which can run code).
+
+        Raises
+        ------
+        CheckpointError
+            If the file is not a microsyn checkpoint of a Simulation, or of another format version.
+        """
+        from .checkpoint import load
+
+        return load(path, cls)
 
     def _next_recorder_step(self, step):
         nxt = math.inf
@@ -395,3 +462,82 @@ class Simulation:
         """Particles absorbed so far (at a surface, of a species)."""
         return sum(c for (s, sp), c in self.absorbed.items()
                    if (surface is None or s == surface) and (species is None or sp == species))
+
+
+def _progress_wanted(progress) -> bool:
+    """``progress`` as given, or for None: stderr is a terminal and ``MICROSYN_PROGRESS`` is not
+    0/false/no/off."""
+    if progress is not None:
+        return bool(progress)
+    if os.environ.get("MICROSYN_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+class _Progress:
+    """The progress bar of one run (tqdm on stderr): simulated time, particles alive, time left.
+
+    The run is cut into stretches of about :attr:`TARGET_S` seconds (at least :attr:`MIN_STEPS`
+    steps, so the per-stretch escape check stays a small part of the work) to update the bar;
+    results do not depend on how a run is cut into stretches. The bar shows up only after
+    :attr:`DELAY_S` seconds and is redrawn at most every 0.5 s.
+    """
+
+    TARGET_S = 0.5
+    MIN_STEPS = 100
+    DELAY_S = 1.0
+    REDRAW_S = 0.5
+
+    def __init__(self, t0_ms: float, t_end_ms: float, postfix):
+        from tqdm.auto import tqdm
+
+        self.chunk_steps = self.MIN_STEPS
+        self._postfix = postfix
+        self._next_tick = 0.0
+        self.bar = tqdm(total=t_end_ms, initial=t0_ms, unit="ms", leave=False, delay=self.DELAY_S,
+                        mininterval=self.REDRAW_S, miniters=0, desc="microsyn run", postfix=postfix(),
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| t = {n:.4g}/{total:.4g} ms "
+                                   "[{elapsed}<{remaining}{postfix}]")
+
+    @classmethod
+    def open(cls, sim, end_step: int, progress):
+        """A bar for ``sim`` running to ``end_step`` if :func:`_progress_wanted`, else None."""
+        if not _progress_wanted(progress) or end_step <= sim.step:
+            return None
+        bar = cls(sim.step * sim.dt, end_step * sim.dt, lambda: f"{sim.particles.n:,} particles")
+        bar._clock = lambda: sim.step * sim.dt
+        return bar
+
+    @classmethod
+    def open_counting(cls, coupling, n_steps: int, progress):
+        """A bar for a SynapticCoupling without a Simulation (ions counted, not tracked)."""
+        if not _progress_wanted(progress) or n_steps <= 0:
+            return None
+        t0 = coupling.t_ms
+        bar = cls(t0, t0 + n_steps * coupling.dt_ms,
+                  lambda: f"{sum(s.n_open for s in coupling.synapses):,} channels open")
+        bar._clock = lambda: coupling.t_ms
+        return bar
+
+    def update(self, nsteps: int, wall_s: float) -> None:
+        """After a stretch of ``nsteps`` steps that took ``wall_s`` [s]."""
+        if nsteps > 0 and wall_s > 0:
+            self.chunk_steps = max(self.MIN_STEPS, int(nsteps * self.TARGET_S / wall_s))
+        self.bar.set_postfix_str(self._postfix(), refresh=False)
+        self.bar.update(self._clock() - self.bar.n)
+
+    def tick(self) -> None:
+        """After one step of a loop: updates the bar at most every REDRAW_S / 2 seconds."""
+        now = _time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + 0.5 * self.REDRAW_S
+            self.bar.set_postfix_str(self._postfix(), refresh=False)
+            self.bar.update(self._clock() - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.update(self._clock() - self.bar.n)
+        self.bar.close()

@@ -597,28 +597,58 @@ class SynapticCoupling:
             self.sim.schedule(_CouplingEvent(self, self.sim.time))
         return self
 
-    def run(self, duration: float) -> "SynapticCoupling":
-        """Advance everything by ``duration`` [ms] (a whole number of electrical steps)."""
+    def run(self, duration: float, progress: bool | None = None) -> "SynapticCoupling":
+        """Advance everything by ``duration`` [ms] (a whole number of electrical steps, else
+        :class:`~microsyn.events.OffGridTimeError`).
+
+        ``progress`` shows a progress bar on stderr (simulated time, particles alive or open
+        channels, time left); default: on when stderr is a terminal, unless
+        ``MICROSYN_PROGRESS=0`` (see :meth:`microsyn.Simulation.run`). It never changes results.
+        """
+        from .events import grid_step
+
         duration = check_positive("duration [ms]", duration, allow_zero=True)
-        n = duration / self.dt_ms
-        n_steps = int(round(n))
-        if abs(n - n_steps) > 1e-6 * max(1.0, n):
-            raise ParameterError(f"duration {duration} ms is not a whole number of electrical steps of {self.dt_ms} ms")
+        n_steps = grid_step(duration, self.dt_ms, what="run duration (in electrical steps)")
         if not self.synapses:
             warnings.warn("SynapticCoupling.run without synapses", stacklevel=2)
         if self.sim is None:
+            from .simulation import _Progress
+
             if not self._started:
                 self._started = True
                 self._begin_interval()
-            for _ in range(n_steps):
-                for syn in self.synapses:
-                    for e in syn.emitters.values():
-                        e.draw_step(e._rng, self.t_ms, self.t_ms + self.dt_ms)
-                self._on_boundary(advance_clock=True)
+            bar = _Progress.open_counting(self, n_steps, progress)
+            try:
+                for _ in range(n_steps):
+                    for syn in self.synapses:
+                        for e in syn.emitters.values():
+                            e.draw_step(e._rng, self.t_ms, self.t_ms + self.dt_ms)
+                    self._on_boundary(advance_clock=True)
+                    if bar is not None:
+                        bar.tick()
+            finally:
+                if bar is not None:
+                    bar.close()
             return self
         self.start()
-        self.sim.run(n_steps * self.dt_ms)
+        self.sim.run(n_steps * self.dt_ms, progress=progress)
         return self
+
+    def save(self, path) -> str:
+        """Write a checkpoint of the coupling with its solver, synapses and Simulation to ``path``
+        (atomically); returns the path. :meth:`load` continues bitwise identically:
+        ``run(a + b)`` equals ``run(a); save; load; run(b)``. See :mod:`microsyn.checkpoint`."""
+        from .checkpoint import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "SynapticCoupling":
+        """Read a checkpoint written by :meth:`save` (a pickle: load only files you trust); the
+        solver and the Simulation are ``.solver`` and ``.sim`` of the result."""
+        from .checkpoint import load
+
+        return load(path, cls)
 
     def _on_boundary(self, advance_clock: bool = False):
         """At an electrical step boundary: close the last step, open the next (module Notes)."""
