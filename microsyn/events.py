@@ -17,7 +17,6 @@ the first step not before ``t``, and ``sim.time`` says the time reached.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -111,7 +110,7 @@ class EventQueue:
 
     def __init__(self):
         self._heap: list[_Entry] = []
-        self._seq = itertools.count()
+        self._seq = 0  # insertion counter (a plain int: the queue pickles on every Python version)
 
     def push(self, event, dt: float, current_step: int = 0) -> int:
         """Schedule ``event``; returns its step. Raises if it lies in the past."""
@@ -126,7 +125,8 @@ class EventQueue:
                 f"event at {event.time} ms lies before the current time "
                 f"({current_step * dt} ms); schedule it at or after now"
             )
-        heapq.heappush(self._heap, _Entry(step, _PHASE_ORDER[phase], next(self._seq), event))
+        heapq.heappush(self._heap, _Entry(step, _PHASE_ORDER[phase], self._seq, event))
+        self._seq += 1
         return step
 
     def next_step(self) -> float:
