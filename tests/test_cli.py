@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from microsyn import cli
+from microsyn.errors import ParameterError
 from microsyn.results import OutputPathError, ResultsFile, ResultsWriter, ensure_output_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,7 @@ def test_results_file_without_time_axis_names_what_is_missing(tmp_path):
     with h5py.File(p, "w") as f:
         f.attrs["format"] = "microsyn-results"
         f.create_group("frames")
-    with pytest.raises(Exception) as e:
+    with pytest.raises(ParameterError) as e:
         ResultsFile(p)
     msg = str(e.value)
     assert "lacks /time_ms" in msg and "expected" not in msg
