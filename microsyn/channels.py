@@ -308,6 +308,14 @@ class ChannelType:
         Temperature coefficient of the single-channel conductance (default 1: the conductance is
         taken as given at every temperature; aqueous pores have Q10 about 1.2-1.5, Hille 2001).
 
+    Attributes
+    ----------
+    rate_factor : float
+        q10^((temperature_K - reference_temperature_K)/10) (1 with ``q10=None``): what every
+        rate constant is multiplied by.
+    conductance_factor : float
+        The same with ``q10_conductance``: what ``conductance_pS`` is multiplied by.
+
     Raises
     ------
     ChannelSpecError, NegativeRateError, NegativeConductanceError, SelectivityError, UnknownIonError,
