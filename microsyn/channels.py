@@ -31,6 +31,27 @@ The ions carried per ms are ``I_i * 6241.5 / z_i`` (outward positive): a 10 pS c
 Built-in types (:func:`AMPA`, :func:`NMDA`, :func:`GABA_A`, :func:`GIRK`, :func:`CA_PERMEABLE`)
 are functions returning a fresh type, with keyword overrides.
 
+Temperature
+-----------
+Every type simulates one temperature, ``temperature_K`` (default 310.15 K = 37 C): its Nernst and
+GHK potentials use it, and its rates are the published ones (measured at
+``reference_temperature_K``) times ``q10 ** ((temperature_K - reference_temperature_K) / 10)``
+(:attr:`ChannelType.rate_factor`); the conductance has its own ``q10_conductance`` (default 1).
+Built-in values:
+
+=============  ==========  =====  ==============================================
+type           T_ref       Q10    source
+=============  ==========  =====  ==============================================
+AMPA           22 C        2.4    Jonas et al. 1993 (rates); Postlethwaite et al. 2007 (Q10 2-3)
+NMDA           22 C        3      Lester & Jahr 1992 / Destexhe et al. 1994; Hille 2001 (Q10)
+GABA_A         22 C        3      Destexhe et al. 1994; Hille 2001 (Q10)
+GIRK           37 C        3      illustrative rates, meant for 37 C
+Ca-permeable   37 C        3      illustrative rates, meant for 37 C
+=============  ==========  =====  ==============================================
+
+A user-defined type must say how its rates scale: ``q10`` with ``reference_temperature_K``, or
+``q10=None`` for no scaling (:class:`TemperatureSpecError` otherwise).
+
 References
 ----------
 Jonas P., Major G. & Sakmann B. (1993) J. Physiol. 472:615, doi:10.1113/jphysiol.1993.sp019873
@@ -45,7 +66,10 @@ Burnashev N. et al. (1995) J. Physiol. 485:403, doi:10.1113/jphysiol.1995.sp0207
    about 10 % of the NMDA receptor current).
 Bormann J., Hamill O.P. & Sakmann B. (1987) J. Physiol. 385:243, doi:10.1113/jphysiol.1987.sp016493
    (GABA_A main conductance ~27-30 pS).
-Hille B. (2001) Ion Channels of Excitable Membranes, 3rd ed. (Nernst, GHK, chord conductance).
+Hille B. (2001) Ion Channels of Excitable Membranes, 3rd ed. (Nernst, GHK, chord conductance;
+   temperature coefficients: gating Q10 typically 2-4, single-channel conductance 1.2-1.5).
+Postlethwaite M., Hennig M.H., Steinert J.R., Graham B.P. & Forsythe I.D. (2007) J. Physiol.
+   579:69 (AMPA receptor kinetics accelerate from room to physiological temperature, Q10 ~2-3).
 
 Example
 -------
@@ -71,12 +95,19 @@ from .units import BODY_TEMPERATURE_K, CHARGES_PER_MS_PER_PA, thermal_voltage
 __all__ = [
     "Transition", "MgBlock", "ChannelType", "ChannelSpecError", "InvalidGeneratorError",
     "NegativeRateError", "NegativeConductanceError", "UnknownIonError", "SelectivityError",
+    "TemperatureSpecError", "q10_factor", "ROOM_TEMPERATURE_K", "AMPA_Q10", "TYPICAL_GATING_Q10",
     "AMPA", "NMDA", "GABA_A", "GIRK", "CA_PERMEABLE", "BUILTIN_TYPES", "chord_fractions",
     "ghk_flux_shape",
 ]
 
 #: reference potential [mV] at which a GHK ion's current is matched to its chord form
 GHK_REFERENCE_MV = -70.0
+#: room temperature [K] (22 C) of the patch-clamp recordings the built-in kinetics come from
+ROOM_TEMPERATURE_K = 295.15
+#: Q10 of the AMPA receptor rates (2-3 between room and body temperature, Postlethwaite et al. 2007)
+AMPA_Q10 = 2.4
+#: a typical Q10 of channel gating (Hille 2001), used where no type-specific value is given
+TYPICAL_GATING_Q10 = 3.0
 
 
 # ------------------------------------------------------------------------------ errors
@@ -103,6 +134,10 @@ class SelectivityError(ChannelSpecError):
 
 class UnknownIonError(UnknownSpeciesError):
     """A selectivity names an ion that is not a known species."""
+
+
+class TemperatureSpecError(ChannelSpecError):
+    """A channel type's temperature scaling is missing or malformed (reference temperature, Q10)."""
 
 
 # ------------------------------------------------------------------------------ pieces
@@ -185,6 +220,32 @@ class MgBlock:
         return 1.0 / (1.0 + self.mg_mM / self.K0_mM * np.exp(-self.slope_per_mV * np.asarray(V_mV, float)))
 
 
+_REQUIRED = object()  # marks a required keyword argument (q10) that has no sensible default
+
+
+def _check_kelvin(name, what, T):
+    try:
+        T = float(T)
+    except (TypeError, ValueError):
+        raise TemperatureSpecError(f"{name}: {what} must be a number of kelvin, got {T!r}") from None
+    if not math.isfinite(T) or not 250.0 <= T <= 350.0:
+        raise TemperatureSpecError(
+            f"{name}: {what} = {T!r} K is outside 250-350 K; give kelvin, not Celsius (22 C = 295.15 K, "
+            f"37 C = 310.15 K)")
+    return T
+
+
+def q10_factor(q10: float, reference_temperature_K: float, temperature_K: float) -> float:
+    """The Q10 scaling factor q10^((T - T_ref)/10) (temperatures [K]; a 10 K step = 10 C).
+
+    Example
+    -------
+    >>> round(q10_factor(3.0, 295.15, 305.15), 12)
+    3.0
+    """
+    return float(q10) ** ((float(temperature_K) - float(reference_temperature_K)) / 10.0)
+
+
 def _nernst(c_out, c_in, z, T):
     return thermal_voltage(T) / z * math.log(c_out / c_in)
 
@@ -230,26 +291,60 @@ class ChannelType:
     ligand : str
         Name of the transmitter (informative; e.g. ``"glutamate"``).
     temperature_K : float
-        Temperature [K] for Nernst and GHK.
+        The simulated temperature [K] (default 310.15 K = 37 C): Nernst and GHK potentials are
+        computed at it, and the rates and conductance are scaled to it from
+        ``reference_temperature_K`` (below).
     reference : str
         Where the scheme and numbers come from.
+    q10 : float or None
+        Required. Temperature coefficient of the rates: every rate constant k of ``transitions``
+        (given at ``reference_temperature_K``) is used as k q10^((T - T_ref)/10) at
+        T = ``temperature_K``. ``None`` says explicitly that the rates apply as given at any
+        temperature (no scaling).
+    reference_temperature_K : float or None
+        Temperature [K] at which the rates (and ``conductance_pS``) were measured; required when
+        ``q10`` is a number (e.g. 295.15 for a room-temperature patch recording at 22 C).
+    q10_conductance : float
+        Temperature coefficient of the single-channel conductance (default 1: the conductance is
+        taken as given at every temperature; aqueous pores have Q10 about 1.2-1.5, Hille 2001).
+
+    Attributes
+    ----------
+    rate_factor : float
+        q10^((temperature_K - reference_temperature_K)/10) (1 with ``q10=None``): what every
+        rate constant is multiplied by.
+    conductance_factor : float
+        The same with ``q10_conductance``: what ``conductance_pS`` is multiplied by.
 
     Raises
     ------
-    ChannelSpecError, NegativeRateError, NegativeConductanceError, SelectivityError, UnknownIonError
+    ChannelSpecError, NegativeRateError, NegativeConductanceError, SelectivityError, UnknownIonError,
+    TemperatureSpecError
+
+    Notes
+    -----
+    Temperature: rates measured at room temperature (most patch-clamp kinetics) are too slow at
+    37 C by a factor q10^1.5 (about 3.7 for Q10 = 2.4 from 22 C). ``transitions`` keep the
+    published values at ``reference_temperature_K``; :meth:`rates`, :meth:`generator`,
+    :meth:`exit_rates` and :meth:`equilibrium` (and so the gating in :mod:`microsyn.gating` and
+    :mod:`microsyn.synapse`) use them times :attr:`rate_factor`, and :attr:`g_nS` is
+    ``conductance_pS`` times :attr:`conductance_factor`. Evaluate a type at its reference
+    temperature with ``ch.at_temperature(ch.reference_temperature_K)``.
 
     Example
     -------
     >>> two = ChannelType("two-state", ["C", "O"], [("C", "O", 5.0, 1), ("O", "C", 0.5)], ["O"],
-    ...                   conductance_pS=20.0, selectivity={"Cl-": 1.0})
-    >>> two.n_states, two.g_nS
-    (2, 0.02)
+    ...                   conductance_pS=20.0, selectivity={"Cl-": 1.0},
+    ...                   q10=3.0, reference_temperature_K=295.15)
+    >>> two.n_states, two.g_nS, round(two.rate_factor, 3)
+    (2, 0.02, 5.196)
     """
 
     def __init__(self, name: str, states: Sequence[str], transitions, open_states: Sequence[str],
                  conductance_pS: float, selectivity: Mapping, E_rev_mV: float | None = None,
                  ghk_ions: Sequence[str] = (), mg_block: MgBlock | None = None, ligand: str = "transmitter",
-                 temperature_K: float = BODY_TEMPERATURE_K, reference: str = "user-defined"):
+                 temperature_K: float = BODY_TEMPERATURE_K, reference: str = "user-defined", *,
+                 q10=_REQUIRED, reference_temperature_K: float | None = None, q10_conductance: float = 1.0):
         if not isinstance(name, str) or not name.strip():
             raise ChannelSpecError(f"a channel type needs a non-empty name, got {name!r}")
         self.name = name
@@ -346,20 +441,58 @@ class ChannelType:
             raise ChannelSpecError(f"{name}: mg_block must be a MgBlock or None, got {mg_block!r}")
         self.mg_block = mg_block
         self.ligand = str(ligand)
-        T = float(temperature_K)
-        if not math.isfinite(T) or T <= 0:
-            raise ChannelSpecError(f"{name}: temperature_K must be a positive number of kelvin, got {temperature_K!r}")
-        self.temperature_K = T
+        self.temperature_K = _check_kelvin(name, "temperature_K", temperature_K)
         self.reference = reference
-        # arrays for fast rate evaluation
+        self._set_temperature_scaling(q10, reference_temperature_K, q10_conductance)
+        # arrays for fast rate evaluation (rates at temperature_K)
         self._src = np.array([self._index[t.src] for t in self.transitions], np.int64)
         self._dst = np.array([self._index[t.dst] for t in self.transitions], np.int64)
-        self._k = np.array([t.k for t in self.transitions])
+        self._k = np.array([t.k for t in self.transitions]) * self.rate_factor
         self._order = np.array([t.ligand_order for t in self.transitions], np.int64)
         self._vfold = np.array([t.v_efold_mV if t.v_efold_mV is not None else np.inf for t in self.transitions])
         self._has_v = bool(np.any(np.isfinite(self._vfold)))
         # per source state: indices of its transitions
         self._out = [np.flatnonzero(self._src == i) for i in range(len(states))]
+
+    def _set_temperature_scaling(self, q10, reference_temperature_K, q10_conductance):
+        name = self.name
+        if q10 is _REQUIRED:
+            raise TemperatureSpecError(
+                f"{name}: say how the rates depend on temperature: give q10=... and reference_temperature_K=... "
+                f"(the temperature [K] the rates were measured at, e.g. q10=2.4, reference_temperature_K=295.15 "
+                f"for 22 C), or q10=None to use the rates as given at every temperature")
+        try:
+            gq = float(q10_conductance)
+        except (TypeError, ValueError):
+            raise TemperatureSpecError(f"{name}: q10_conductance must be a number, got {q10_conductance!r}") from None
+        if not math.isfinite(gq) or gq <= 0:
+            raise TemperatureSpecError(f"{name}: q10_conductance must be finite and > 0 (1 = no scaling), "
+                                       f"got {q10_conductance!r}")
+        if q10 is None:
+            if reference_temperature_K is not None or gq != 1.0:
+                raise TemperatureSpecError(
+                    f"{name}: q10=None means no temperature scaling; then leave reference_temperature_K=None and "
+                    f"q10_conductance=1, or give a q10 for the rates")
+            self.q10 = None
+            self.reference_temperature_K = None
+            self.q10_conductance = 1.0
+            self.rate_factor = 1.0
+            self.conductance_factor = 1.0
+            return
+        try:
+            q = float(q10)
+        except (TypeError, ValueError):
+            raise TemperatureSpecError(f"{name}: q10 must be a number or None, got {q10!r}") from None
+        if not math.isfinite(q) or q <= 0:
+            raise TemperatureSpecError(f"{name}: q10 must be finite and > 0 (typically 2-3 for gating), got {q10!r}")
+        if reference_temperature_K is None:
+            raise TemperatureSpecError(f"{name}: q10 = {q:g} needs the temperature the rates were measured at: give "
+                                       f"reference_temperature_K [K] (e.g. 295.15 for 22 C)")
+        self.q10 = q
+        self.reference_temperature_K = _check_kelvin(name, "reference_temperature_K", reference_temperature_K)
+        self.q10_conductance = gq
+        self.rate_factor = q10_factor(q, self.reference_temperature_K, self.temperature_K)
+        self.conductance_factor = q10_factor(gq, self.reference_temperature_K, self.temperature_K)
 
     # -------------------------------------------------------------------- construction helpers
     @classmethod
@@ -411,11 +544,16 @@ class ChannelType:
                     open_states=self.open_states, conductance_pS=self.conductance_pS,
                     selectivity=self.selectivity, E_rev_mV=self.E_rev_mV, ghk_ions=self.ghk_ions,
                     mg_block=self.mg_block, ligand=self.ligand, temperature_K=self.temperature_K,
-                    reference=self.reference)
+                    reference=self.reference, q10=self.q10, reference_temperature_K=self.reference_temperature_K,
+                    q10_conductance=self.q10_conductance)
         if "E_rev_mV" in kw and kw["E_rev_mV"] is not None and "ghk_ions" not in kw:
             args["ghk_ions"] = ()
         args.update(kw)
         return ChannelType(**args)
+
+    def at_temperature(self, temperature_K: float) -> "ChannelType":
+        """The same type simulated at another temperature [K] (rates, conductance, Nernst)."""
+        return self.with_(temperature_K=temperature_K)
 
     # -------------------------------------------------------------------- properties
     @property
@@ -424,8 +562,19 @@ class ChannelType:
 
     @property
     def g_nS(self) -> float:
-        """Single-channel conductance [nS]."""
-        return self.conductance_pS * 1e-3
+        """Single-channel conductance [nS] at ``temperature_K`` (``conductance_pS`` x
+        :attr:`conductance_factor` x 0.001)."""
+        return self.conductance_pS * self.conductance_factor * 1e-3
+
+    @property
+    def is_ligand_gated(self) -> bool:
+        """True if some transition is a binding step (its rate grows with the ligand)."""
+        return bool(np.any(self._order > 0))
+
+    @property
+    def temperature_C(self) -> float:
+        """The simulated temperature [C]."""
+        return self.temperature_K - 273.15
 
     def index(self, state: str) -> int:
         """Index of a state."""
@@ -599,7 +748,14 @@ def AMPA(**kw) -> ChannelType:
     detailed balance to within 1 % (tested), as a ligand-gated scheme without energy input must.
     Selectivity: Na+ and K+ conductance fractions (0.572 / 0.428) whose chord reversal is 0 mV
     at the standard concentrations, so Na+ enters and K+ leaves at rest. Keyword arguments
-    override constructor arguments (e.g. ``conductance_pS=20``).
+    override constructor arguments (e.g. ``conductance_pS=20``, ``temperature_K=295.15``).
+
+    Temperature: the rates above are at 22 C (``reference_temperature_K`` = 295.15 K, the room
+    temperature of the recordings) and are scaled with Q10 = 2.4 (``AMPA_Q10``), within the 2-3
+    reported for AMPA receptor kinetics between room and physiological temperature
+    (Postlethwaite et al. 2007, J. Physiol. 579:69); at the default 37 C every rate is
+    2.4^1.5 = 3.72 times the tabulated one. The unitary conductance stays 10 pS
+    (``q10_conductance`` = 1).
     """
     T = [("C0", "C1", 4.59, 1), ("C1", "C0", 4.26), ("C1", "C2", 28.4, 1), ("C2", "C1", 3.26),
          ("C2", "O", 4.24), ("O", "C2", 0.9), ("C1", "C3", 2.89), ("C3", "C1", 0.0392),
@@ -607,7 +763,8 @@ def AMPA(**kw) -> ChannelType:
          ("C4", "C5", 0.0168), ("C5", "C4", 0.1904), ("O", "C5", 0.0177), ("C5", "O", 0.004)]
     args = dict(name="AMPA", states=["C0", "C1", "C2", "O", "C3", "C4", "C5"], transitions=T,
                 open_states=["O"], conductance_pS=10.0, selectivity=chord_fractions(["Na+", "K+"], 0.0),
-                ligand="glutamate", reference="Jonas, Major & Sakmann 1993, doi:10.1113/jphysiol.1993.sp019873")
+                ligand="glutamate", reference="Jonas, Major & Sakmann 1993, doi:10.1113/jphysiol.1993.sp019873",
+                q10=AMPA_Q10, reference_temperature_K=ROOM_TEMPERATURE_K)
     args.update(kw)
     return ChannelType(**args)
 
@@ -619,6 +776,10 @@ def NMDA(mg_mM: float = 1.0, ca_fraction: float = 0.1, **kw) -> ChannelType:
 
     C0 -5 L-> C1 -5 L-> C2 -0.0465-> O; reverse 0.0129 (each unbinding), 0.0738 (closing);
     C2 <-> D (0.0084 / 0.0068) [1/ms; binding 1/(mM ms)].
+
+    Temperature: rates fitted to room-temperature recordings (taken as 22 C, 295.15 K), scaled
+    with the typical gating Q10 = 3 (``TYPICAL_GATING_Q10``, Hille 2001): x5.2 at 37 C. The
+    conductance is not scaled (``q10_conductance`` = 1).
     """
     T = [("C0", "C1", 2 * 5.0, 1), ("C1", "C0", 0.0129), ("C1", "C2", 5.0, 1), ("C2", "C1", 2 * 0.0129),
          ("C2", "O", 0.0465), ("O", "C2", 0.0738), ("C2", "D", 0.0084), ("D", "C2", 0.0068)]
@@ -626,18 +787,23 @@ def NMDA(mg_mM: float = 1.0, ca_fraction: float = 0.1, **kw) -> ChannelType:
                 conductance_pS=50.0, selectivity=_nmda_fractions(ca_fraction), ghk_ions=["Ca2+"],
                 mg_block=MgBlock(mg_mM=mg_mM), ligand="glutamate",
                 reference="Jahr & Stevens 1990, doi:10.1523/JNEUROSCI.10-09-03178.1990; "
-                          "Destexhe et al. 1994, doi:10.1007/BF00961734")
+                          "Destexhe et al. 1994, doi:10.1007/BF00961734",
+                q10=TYPICAL_GATING_Q10, reference_temperature_K=ROOM_TEMPERATURE_K)
     args.update(kw)
     return ChannelType(**args)
 
 
 def GABA_A(**kw) -> ChannelType:
     """GABA_A receptor: two-state scheme C -5 L-> O, O -0.18-> C (Destexhe et al. 1994), 27 pS
-    (Bormann et al. 1987), Cl- only; E_Cl from the (overridable) Cl- concentrations."""
+    (Bormann et al. 1987), Cl- only; E_Cl from the (overridable) Cl- concentrations.
+
+    Temperature: rates taken as measured at 22 C (295.15 K), scaled with Q10 = 3 (Hille 2001):
+    x5.2 at 37 C; conductance not scaled."""
     args = dict(name="GABA_A", states=["C", "O"], transitions=[("C", "O", 5.0, 1), ("O", "C", 0.18)],
                 open_states=["O"], conductance_pS=27.0, selectivity={"Cl-": 1.0}, ligand="GABA",
                 reference="Destexhe et al. 1994, doi:10.1007/BF00961734; Bormann et al. 1987, "
-                          "doi:10.1113/jphysiol.1987.sp016493")
+                          "doi:10.1113/jphysiol.1987.sp016493",
+                q10=TYPICAL_GATING_Q10, reference_temperature_K=ROOM_TEMPERATURE_K)
     args.update(kw)
     return ChannelType(**args)
 
@@ -646,20 +812,24 @@ def GIRK(**kw) -> ChannelType:
     """A GIRK-like K+ channel gated by a ligand (standing for G-protein beta-gamma), two states,
     C -1 L-> O, O -0.05-> C, 10 pS, K+ only (E_K = -89 mV): K+ leaves, an IPSP.
 
-    Illustrative rates (slow, tens of ms), not a fit to a paper."""
+    Illustrative rates (slow, tens of ms), not a fit to a paper; they are meant for 37 C
+    (``reference_temperature_K`` = 310.15 K, Q10 = 3 away from it)."""
     args = dict(name="GIRK", states=["C", "O"], transitions=[("C", "O", 1.0, 1), ("O", "C", 0.05)],
                 open_states=["O"], conductance_pS=10.0, selectivity={"K+": 1.0}, ligand="G-beta-gamma",
-                reference="illustrative (Hille 2001, ch. 6)")
+                reference="illustrative (Hille 2001, ch. 6)",
+                q10=TYPICAL_GATING_Q10, reference_temperature_K=BODY_TEMPERATURE_K)
     args.update(kw)
     return ChannelType(**args)
 
 
 def CA_PERMEABLE(**kw) -> ChannelType:
     """A Ca2+-permeable ligand-gated channel (Ca2+ only, GHK flux), two states C -5 L-> O,
-    O -1-> C, 5 pS (equivalent chord conductance at -70 mV). Illustrative."""
+    O -1-> C, 5 pS (equivalent chord conductance at -70 mV). Illustrative; rates meant for 37 C
+    (Q10 = 3 away from it)."""
     args = dict(name="Ca-permeable", states=["C", "O"], transitions=[("C", "O", 5.0, 1), ("O", "C", 1.0)],
                 open_states=["O"], conductance_pS=5.0, selectivity={"Ca2+": 1.0}, ghk_ions=["Ca2+"],
-                ligand="transmitter", reference="illustrative; GHK: Goldman 1943, Hodgkin & Katz 1949")
+                ligand="transmitter", reference="illustrative; GHK: Goldman 1943, Hodgkin & Katz 1949",
+                q10=TYPICAL_GATING_Q10, reference_temperature_K=BODY_TEMPERATURE_K)
     args.update(kw)
     return ChannelType(**args)
 

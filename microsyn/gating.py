@@ -9,6 +9,9 @@ time course has kinks or jumps). Built in: :class:`ConstantLigand`, :class:`Puls
 exponential clearance), :class:`TabulatedLigand` (piecewise linear). The synapse module adds a
 ligand measured from transmitter particles near the receptor.
 
+Rates are those of the channel type at its simulated temperature (``ChannelType.rates`` and
+``generator``: the published rates times the type's Q10 factor, see :mod:`microsyn.channels`).
+
 Stochastic gating (:class:`StochasticGating`)
 ---------------------------------------------
 Each channel's transitions occur at exact, continuous times. With a time-varying ligand the

@@ -82,10 +82,15 @@ from .gating import ConstantLigand, MeanFieldGating, StochasticGating, as_ligand
 from .rng import stream
 from .units import CHARGES_PER_MS_PER_PA, PARTICLES_PER_UM3_PER_MM
 
-__all__ = ["Synapse", "SynapticCoupling", "TransmitterParticles", "node_at_distance", "isopotential_epsp"]
+__all__ = ["Synapse", "SynapticCoupling", "TransmitterParticles", "MissingLigandError", "node_at_distance",
+           "isopotential_epsp"]
 
 CURRENT_MODES = ("ions", "mean")
 GATING_MODES = ("stochastic", "mean")
+
+
+class MissingLigandError(ParameterError):
+    """A synapse of a ligand-gated channel type was given no ligand (transmitter) time course."""
 
 
 # ------------------------------------------------------------------------------ ligand from particles
@@ -220,7 +225,10 @@ class Synapse:
         Unit direction from the membrane into the cytoplasm at the pore (default +z).
     ligand : number [mM] or ligand object
         The transmitter at the receptor (:class:`~microsyn.gating.PulseLigand`, ... or
-        :class:`TransmitterParticles`).
+        :class:`TransmitterParticles`). Required when the channel type has a binding step
+        (a transition with ``ligand_order`` > 0): without transmitter such channels never open, so
+        leaving it out raises :class:`MissingLigandError`; give ``ligand=0.0`` to say "no
+        transmitter" on purpose (e.g. channels started open with ``initial_state``).
     gating : {"stochastic", "mean"}
         Exact-time stochastic gating, or the mean-field expectation (n_open = n p_open(t)).
     membrane : str, optional
@@ -267,10 +275,16 @@ class Synapse:
             raise ParameterError("give the synapse's compartment: node=index or point_um=(x, y, z)")
         self._node_arg, self._point_arg = node, point_um
         self.node = None
-        self.ligand = as_ligand(ligand)
         if gating not in GATING_MODES:
             raise ParameterError(f"gating must be one of {GATING_MODES}, got {gating!r}")
         self.gating_mode = gating
+        if ligand is None and bool(np.any(channel._order > 0)):
+            raise MissingLigandError(
+                f"Synapse({channel.name}): no ligand given, so its {channel.name} channels, which open only after "
+                f"binding transmitter, would never open and the synapse would do nothing; give the transmitter at "
+                f"the receptor, e.g. ligand=PulseLigand(1.0, t_on, 1.0) (1 mM for 1 ms from t_on [ms]), "
+                f"ligand=TransmitterParticles(...), or ligand=0.0 for none on purpose")
+        self.ligand = as_ligand(0.0 if ligand is None else ligand)
         self.membrane = membrane
         self.mouth_offset_um = check_positive("mouth_offset_um", mouth_offset_um)
         self.tolerance_um = check_positive("tolerance_um", tolerance_um)

@@ -6,7 +6,8 @@ import pytest
 
 from microsyn.channels import (AMPA, CA_PERMEABLE, GABA_A, GIRK, NMDA, ChannelSpecError, ChannelType,
                                InvalidGeneratorError, MgBlock, NegativeConductanceError, NegativeRateError,
-                               SelectivityError, UnknownIonError, chord_fractions)
+                               SelectivityError, TemperatureSpecError, UnknownIonError, chord_fractions,
+                               q10_factor)
 from microsyn.errors import ParameterError, UnknownSpeciesError
 from microsyn.gating import (ConstantLigand, ExponentialLigand, MeanFieldGating, PulseLigand, StochasticGating,
                              TabulatedLigand)
@@ -55,17 +56,17 @@ def test_gaba_girk_ca_reversals():
 
 def test_fixed_reversal_single_ion_channel():
     ch = ChannelType("na", ["C", "O"], [("C", "O", 1.0, 1), ("O", "C", 1.0)], ["O"], 10.0, {"Na+": 1.0},
-                     E_rev_mV=0.0)
+                     E_rev_mV=0.0, q10=None)
     assert ch.ion_flux_per_ms(-70.0)["Na+"] == pytest.approx(-0.7 * 6241.509, rel=1e-6)
 
 
 def test_from_matrix_and_equilibrium():
     Q = [[-2.0, 2.0], [0.5, -0.5]]
-    ch = ChannelType.from_matrix("m", ["C", "O"], Q, ["O"], 5.0, {"K+": 1.0})
+    ch = ChannelType.from_matrix("m", ["C", "O"], Q, ["O"], 5.0, {"K+": 1.0}, q10=None)
     p = ch.equilibrium(0.0)
     assert p == pytest.approx([0.2, 0.8])
     chl = ChannelType.from_matrix("m2", ["C", "O"], np.zeros((2, 2)), ["O"], 5.0, {"K+": 1.0},
-                                  ligand_Q=[[-3.0, 3.0], [0.0, 0.0]])
+                                  ligand_Q=[[-3.0, 3.0], [0.0, 0.0]], q10=None)
     assert chl.exit_rates(2.0)[0] == pytest.approx(6.0)
 
 
@@ -135,10 +136,12 @@ def test_ligands():
 
 def test_two_state_stochastic_matches_exponential_relaxation():
     # C <-> O with constant ligand: p_open(t) = p_inf (1 - exp(-t (a + b)))
+    # (Destexhe et al. 1994 rates at 22 C, scaled to the simulated 37 C by Q10 = 3: both sides scaled)
     ch = GABA_A()
+    assert ch.rate_factor == pytest.approx(3.0 ** 1.5, rel=1e-12)
     g = StochasticGating(ch, 4000, rng=5)
     ts, n_open, _ = g.run(1.0, ConstantLigand(0.1), record_dt=0.1)
-    a, b = 5.0 * 0.1, 0.18
+    a, b = 5.0 * 0.1 * ch.rate_factor, 0.18 * ch.rate_factor
     p = a / (a + b) * (1 - np.exp(-(a + b) * ts))
     sd = np.sqrt(p * (1 - p) / 4000) + 1e-9
     assert np.max(np.abs(n_open / 4000 - p) / sd) < 4.5
@@ -176,7 +179,7 @@ def test_ca_current_follows_ghk_shape_and_matches_chord_at_reference():
 
 def test_voltage_dependent_rates():
     ch = ChannelType("vd", ["C", "O"], [("C", "O", 1.0, 0, 25.0), ("O", "C", 1.0, 0, -25.0)], ["O"], 5.0,
-                     {"K+": 1.0})
+                     {"K+": 1.0}, q10=None)
     r = ch.rates(0.0, 25.0)
     assert r[0] == pytest.approx(math.e) and r[1] == pytest.approx(1 / math.e)
     assert ch.equilibrium(0.0, 0.0)[1] == pytest.approx(0.5)
@@ -205,3 +208,75 @@ def test_ampa_jonas_scheme_obeys_detailed_balance_on_its_cycles():
 
     assert abs(cycle_ratio(["C1", "C2", "C4", "C3"]) - 1.0) < 0.01
     assert abs(cycle_ratio(["C2", "O", "C5", "C4"]) - 1.0) < 0.01
+
+
+# ------------------------------------------------------------------ temperature (issue 8 item 7)
+def test_q10_scales_builtin_rates_from_their_reference_temperature():
+    """Reference: k(T) = k(T_ref) q10^((T - T_ref)/10) with the documented T_ref and Q10 of each
+    built-in type (AMPA 22 C, 2.4; NMDA, GABA_A 22 C, 3; GIRK, Ca-permeable 37 C, 3); rtol 1e-12."""
+    table = {"AMPA": (295.15, 2.4), "NMDA": (295.15, 3.0), "GABA_A": (295.15, 3.0), "GIRK": (310.15, 3.0),
+             "Ca-permeable": (310.15, 3.0)}
+    for make in (AMPA, NMDA, GABA_A, GIRK, CA_PERMEABLE):
+        ch = make()
+        T_ref, q = table[ch.name]
+        assert ch.temperature_K == 310.15 and ch.reference_temperature_K == T_ref and ch.q10 == q
+        k_tab = np.array([t.k for t in ch.transitions])  # published values, at T_ref
+        for T in (295.15, 303.15, 310.15):
+            c = ch.at_temperature(T)
+            f = q ** ((T - T_ref) / 10.0)
+            assert c.rate_factor == pytest.approx(f, rel=1e-12)
+            r = c.rates(1.0, -70.0)  # L = 1 mM: binding rates equal their k
+            assert np.allclose(r, k_tab * f, rtol=1e-12)
+            Q = c.generator(1.0)
+            assert np.allclose(Q, ch.at_temperature(T_ref).generator(1.0) * f, rtol=1e-12)
+            assert c.g_nS == ch.g_nS  # q10_conductance = 1 for the built-ins
+    # AMPA at 37 C runs 2.4^1.5 = 3.72 times faster than the 22 C table
+    assert AMPA().rate_factor == pytest.approx(3.718, abs=1e-3)
+    assert q10_factor(3.0, 295.15, 305.15) == pytest.approx(3.0, rel=1e-12)
+
+
+def test_q10_conductance_scales_g_and_the_open_current():
+    """Reference: g(T) = g(T_ref) q10_g^((T - T_ref)/10); the open current scales with it (rtol 1e-12)."""
+    ch = AMPA(q10_conductance=1.5)
+    f = 1.5 ** 1.5
+    assert ch.g_nS == pytest.approx(0.010 * f, rel=1e-12)
+    assert ch.open_current_pA(-70.0) == pytest.approx(-0.70 * f, rel=1e-9)
+    assert ch.at_temperature(295.15).g_nS == pytest.approx(0.010, rel=1e-12)
+
+
+def test_gating_uses_the_temperature_scaled_rates():
+    """Reference: closing of an open two-state channel with no ligand, p_open(t) = exp(-b f t) with
+    b = 0.18 /ms (GABA_A, 22 C) and f = 3^1.5 at 37 C; mean field within 1e-6, the stochastic
+    ensemble (4000 channels, seed 3) within 4.5 binomial standard errors."""
+    ts = np.linspace(0.0, 3.0, 7)
+    for T in (295.15, 310.15):
+        ch = GABA_A(temperature_K=T)
+        b = 0.18 * 3.0 ** ((T - 295.15) / 10.0)
+        _, occ = MeanFieldGating(ch, initial_state="O").solve(ts, 0.0)
+        assert np.allclose(occ[:, 1], np.exp(-b * ts), atol=1e-6)
+        g = StochasticGating(ch, 4000, rng=3, initial_state="O")
+        _, n_open, _ = g.run(3.0, 0.0, record_dt=0.5)
+        p = np.exp(-b * ts)
+        sd = np.sqrt(p * (1 - p) / 4000) + 1e-9
+        assert np.max(np.abs(n_open / 4000 - p) / sd) < 4.5
+
+
+def test_user_defined_type_must_state_its_temperature_scaling():
+    """Issue 8 item 7: a user type gives q10 and reference_temperature_K, or q10=None explicitly."""
+    args = ("x", ["C", "O"], [("C", "O", 1.0, 1), ("O", "C", 1.0)], ["O"], 10.0, {"Na+": 1.0})
+    with pytest.raises(TemperatureSpecError, match="q10=None"):
+        ChannelType(*args)
+    with pytest.raises(TemperatureSpecError, match="reference_temperature_K"):
+        ChannelType(*args, q10=3.0)
+    with pytest.raises(TemperatureSpecError, match="not Celsius"):
+        ChannelType(*args, q10=3.0, reference_temperature_K=22.0)
+    with pytest.raises(TemperatureSpecError):
+        ChannelType(*args, q10=-2.0, reference_temperature_K=295.15)
+    with pytest.raises(TemperatureSpecError, match="no temperature scaling"):
+        ChannelType(*args, q10=None, reference_temperature_K=295.15)
+    assert issubclass(TemperatureSpecError, ChannelSpecError)
+    none = ChannelType(*args, q10=None)
+    assert none.rate_factor == 1.0 and none.at_temperature(295.15).rates(1.0)[0] == 1.0
+    ok = ChannelType(*args, q10=2.0, reference_temperature_K=300.15)
+    assert ok.rates(1.0)[0] == pytest.approx(2.0, rel=1e-12)  # 310.15 K is 10 K above
+    assert ok.with_(conductance_pS=5.0).q10 == 2.0  # with_ keeps the scaling

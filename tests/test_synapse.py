@@ -17,7 +17,8 @@ def hemisphere(b=1.0):
 
 
 def always_open(ion="Na+", g=10.0, E=0.0):
-    return ChannelType("open", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], g, {ion: 1.0}, E_rev_mV=E)
+    return ChannelType("open", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], g, {ion: 1.0}, E_rev_mV=E,
+                       q10=None)
 
 
 def test_placement_off_membrane_raises_geometry_error():
@@ -25,15 +26,15 @@ def test_placement_off_membrane_raises_geometry_error():
     sim = ms.Simulation(hemisphere(), dt=1e-4, species=["Na+"], seed=1)
     cpl = SynapticCoupling(solver, sim)
     with pytest.raises(GeometryError, match="from the membrane"):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0, membrane="membrane"))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0, membrane="membrane", ligand=0.0))
     with pytest.raises(GeometryError, match="from the domain's boundary"):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0.3), node=0, ligand=0.0))
     with pytest.raises(GeometryError, match="normal"):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, normal=(0, 0, -1)))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, normal=(0, 0, -1), ligand=0.0))
     with pytest.raises(NoMembraneError):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=5))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=5, ligand=0.0))
     with pytest.raises(GeometryError, match="no membrane shape"):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, membrane="nope"))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, membrane="nope", ligand=0.0))
 
 
 def test_bad_coupling_parameters():
@@ -116,7 +117,7 @@ def test_nernst_feedback_raises_local_chloride_and_e_cl():
     cpl = SynapticCoupling(solver, sim)
     syn = cpl.add_synapse(Synapse(always_open("Cl-", 200.0, None) if False else
                                   ChannelType("clopen", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"],
-                                              100.0, {"Cl-": 1.0}),
+                                              100.0, {"Cl-": 1.0}, q10=None),
                                   10, at=(0, 0, 0), node=0, initial_state="O", nernst_feedback=True,
                                   feedback_radius_um=0.05, concentrations={"Cl-": (1.0, 110.0)}))
     cpl.run(0.5)
@@ -141,7 +142,7 @@ def test_start_then_sim_run_advances_the_coupling():
     sim.run(0.5)
     assert len(syn.trace()["time_ms"]) == 50 and solver.t_ms == pytest.approx(0.5)
     with pytest.raises(ParameterError):
-        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0))
+        cpl.add_synapse(Synapse(AMPA(), 1, at=(0, 0, 0), node=0, ligand=0.0))
 
 
 def test_docstring_examples():
@@ -190,3 +191,24 @@ def test_nmda_mg_block_in_the_coupling():
     # unblocking with depolarisation: -30 mV passes more current than -70 mV despite less drive
     assert abs(i30) > abs(i70)
     assert syn70.ions_in["Ca2+"] > 0 and syn70.ions_in["Na+"] > syn70.ions_in["Ca2+"]
+
+
+def test_ligand_gated_synapse_without_ligand_raises_missing_ligand_error():
+    """Issue 8 item 3: 20 AMPA channels with no ligand used to carry 0 ions for 5 ms and move V by
+    1e-9 mV without a word. Reference: the scheme, whose every path to O starts with a binding step
+    (rate k L), so with L = 0 no channel can open. Now Synapse refuses; ``ligand=0.0`` says it on
+    purpose, and a channel type without binding steps needs no ligand."""
+    from microsyn.synapse import MissingLigandError
+
+    assert issubclass(MissingLigandError, ParameterError)
+    with pytest.raises(MissingLigandError, match="ligand=PulseLigand"):
+        Synapse(AMPA(), 20, node=0)
+    with pytest.raises(MissingLigandError):
+        Synapse(GABA_A(), 5, node=0, gating="mean")
+    # explicit "no transmitter": allowed, and indeed nothing opens (exactly 0 ions)
+    cpl = SynapticCoupling(MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01), seed=1)
+    syn = cpl.add_synapse(Synapse(AMPA(), 20, node=0, ligand=0.0))
+    cpl.run(5.0)
+    assert syn.ions_in["Na+"] == 0 and syn.trace()["n_open"].max() == 0
+    # no binding step in the scheme: no ligand needed
+    Synapse(always_open("Na+"), 1, node=0, initial_state="O")

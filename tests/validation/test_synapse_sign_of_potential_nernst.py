@@ -18,7 +18,8 @@ REST = -70.0
 
 
 def _open(ion, g=20.0):
-    return ChannelType(f"open-{ion}", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], g, {ion: 1.0})
+    return ChannelType(f"open-{ion}", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], g, {ion: 1.0},
+                       q10=None)
 
 
 CASES = [
@@ -36,7 +37,7 @@ def test_ion_direction_and_sign_of_potential_change(label, channel, conc, ion, d
     solver = MembraneSolver(cable(20.0, 5.0, 1), dt_ms=0.01)
     solver.init(REST)
     cpl = SynapticCoupling(solver, seed=1)
-    syn = cpl.add_synapse(Synapse(channel, 5, node=0, initial_state="O", concentrations=conc))
+    syn = cpl.add_synapse(Synapse(channel, 5, node=0, initial_state="O", concentrations=conc, ligand=0.0))
     cpl.run(2.0)
     dV = syn.trace()["V_mV"][-1] - REST
     moved_in, moved_out = syn.ions_in[ion], syn.ions_out[ion]
@@ -57,7 +58,7 @@ def test_k_exit_as_particles_on_the_extracellular_side():
     solver.init(REST)
     cpl = SynapticCoupling(solver, sim)
     syn = cpl.add_synapse(Synapse(GIRK(conductance_pS=50.0), 20, at=(0, 0, 0), node=0, initial_state="O",
-                                  membrane="membrane", membrane_thickness_um=0.005))
+                                  membrane="membrane", membrane_thickness_um=0.005, ligand=0.0))
     cpl.run(0.02)
     pos = sim.positions("K+")
     assert syn.ions_out["K+"] > 50 and syn.extracellular_in_domain

@@ -25,7 +25,7 @@ def _clamped_solver(V=-70.0, dt=0.01):
 
 def _open_na():
     return ChannelType("open10", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], 10.0, {"Na+": 1.0},
-                       E_rev_mV=0.0)
+                       E_rev_mV=0.0, q10=None)
 
 
 def test_one_open_10pS_channel_emits_4370_na_per_ms_as_particles():

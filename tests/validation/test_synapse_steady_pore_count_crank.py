@@ -28,7 +28,7 @@ def _open_pore(b, dt_ms, seed):
     sim = ms.Simulation(dom, dt=dt_ms, species=["Na+"], seed=seed)
     cpl = SynapticCoupling(solver, sim)
     ch = ChannelType("open10", ["C", "O"], [("C", "O", 0.0), ("O", "C", 0.0)], ["O"], 10.0, {"Na+": 1.0},
-                     E_rev_mV=0.0)
+                     E_rev_mV=0.0, q10=None)
     syn = cpl.add_synapse(Synapse(ch, 1, at=(0, 0, 0), node=0, initial_state="O", membrane="membrane"))
     return cpl, sim, syn
 
