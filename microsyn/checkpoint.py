@@ -44,15 +44,10 @@ import pickle
 import platform
 import tempfile
 
-from .errors import ParameterError
+from .errors import CheckpointError
 
 MAGIC = b"microsyn-checkpoint\n"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ParameterError):
-    """A checkpoint cannot be written or read: not a checkpoint, another format version, another
-    kind of object, or an object that cannot be pickled."""
 
 
 def _header(kind: str) -> dict:

@@ -45,6 +45,24 @@ class RenderError(MicrosynError, RuntimeError):
     """Rendering failed (for example, no OpenGL stack is available)."""
 
 
+class MissingLigandError(ParameterError):
+    """A synapse of a ligand-gated channel type was given no ligand (transmitter) time course."""
+
+
+class CheckpointError(ParameterError):
+    """A checkpoint cannot be written or read: not a checkpoint, another format version, another
+    kind of object, or an object that cannot be pickled."""
+
+
+class OffGridTimeError(ParameterError):
+    """A time [ms] is not a whole number of time steps (see :mod:`microsyn.events`, "Times on the step grid")."""
+
+
+class OutputPathError(ParameterError):
+    """An output path cannot be created or written (a missing parent that cannot be made, no
+    permission, a read-only file system)."""
+
+
 def check_positive(name: str, value, *, allow_zero: bool = False, allow_inf: bool = False) -> float:
     """Return ``float(value)`` after checking it is a finite positive number.
 

@@ -21,17 +21,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import ParameterError
+from .errors import OffGridTimeError, ParameterError
 
 PHASES = ("stimulus", "gating", "release", "bookkeeping")
 _PHASE_ORDER = {p: i for i, p in enumerate(PHASES)}
 
 #: a time t [ms] is on the grid of step dt when |t/dt - k| <= GRID_RTOL * max(1, |t/dt|) for a whole k
 GRID_RTOL = 1e-9
-
-
-class OffGridTimeError(ParameterError):
-    """A time [ms] is not a whole number of time steps (see the module's "Times on the step grid")."""
 
 
 def _on_grid(x: float):

@@ -52,16 +52,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ParameterError, UnknownSpeciesError, check_count
+from .errors import OutputPathError, ParameterError, UnknownSpeciesError, check_count
 from .recorders import _as_trigger
 
 FORMAT = "microsyn-results"
 FORMAT_VERSION = 1
-
-
-class OutputPathError(ParameterError):
-    """An output path cannot be created or written (a missing parent that cannot be made, no
-    permission, a read-only file system)."""
 
 
 def ensure_output_dir(path, what: str = "output folder") -> str:

@@ -77,7 +77,7 @@ import warnings
 import numpy as np
 
 from .channels import ChannelType
-from .errors import GeometryError, ParameterError, check_count, check_positive, check_vector3
+from .errors import MissingLigandError, GeometryError, ParameterError, check_count, check_positive, check_vector3
 from .gating import ConstantLigand, MeanFieldGating, StochasticGating, as_ligand
 from .rng import stream
 from .units import CHARGES_PER_MS_PER_PA, PARTICLES_PER_UM3_PER_MM
@@ -87,10 +87,6 @@ __all__ = ["Synapse", "SynapticCoupling", "TransmitterParticles", "MissingLigand
 
 CURRENT_MODES = ("ions", "mean")
 GATING_MODES = ("stochastic", "mean")
-
-
-class MissingLigandError(ParameterError):
-    """A synapse of a ligand-gated channel type was given no ligand (transmitter) time course."""
 
 
 # ------------------------------------------------------------------------------ ligand from particles
