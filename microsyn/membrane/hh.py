@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numba
 import numpy as np
@@ -276,7 +277,12 @@ def fastest_time_constant_ms(params: HHParams = HH1952, v_lo_mV: float = -100.0,
     lo, hi = check_finite("v_lo_mV", v_lo_mV), check_finite("v_hi_mV", v_hi_mV)
     if not hi > lo:
         raise ParameterError(f"v_hi_mV ({hi}) must exceed v_lo_mV ({lo})")
-    n = int(math.ceil((hi - lo) / check_positive("dv_mV", dv_mV))) + 1
+    return _fastest_tau(params, lo, hi, check_positive("dv_mV", dv_mV))
+
+
+@lru_cache(maxsize=256)
+def _fastest_tau(params, lo, hi, dv):
+    n = int(math.ceil((hi - lo) / dv)) + 1
     ss = hh_steady_state(np.linspace(lo, hi, n), params)
     return float(min(ss["tau_m"].min(), ss["tau_h"].min(), ss["tau_n"].min()))
 
