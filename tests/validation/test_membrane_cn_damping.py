@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 
-from microsyn.membrane import MembraneSolver, cable
+from microsyn.membrane import CompartmentGraph, MembraneSolver, cable
 
 DT = 0.05
 ON, OFF, T_END = 0.0, 2.0, 3.0
@@ -99,3 +99,23 @@ def test_set_potential_and_mark_discontinuity_damp_the_next_steps():
     assert s._damp_left == 2
     with pytest.raises(ValueError, match="damp_steps"):
         MembraneSolver(g, DT, damp_steps=-1)
+
+
+def test_stiff_voltage_clamp_current_settles_after_command_steps():
+    """A 1000 um^2 patch (10 pF, leak 0.5 nS to -70 mV) clamped through 1e4 nS from -65 to -20 mV
+    at 1 ms and to -70 mV at 3 ms, Crank-Nicolson at dt = 25 us: from the third step after each
+    command change the clamp current is within 2 pA of the leak current (reference: Ohm's law,
+    0.5 nS x (V_cmd + 70 mV)); undamped it alternates by more than 1e4 pA."""
+    for damp in (2, 0):
+        g = CompartmentGraph([1000.0], np.zeros((0, 2), int), [])
+        s = MembraneSolver(g, 0.025, damp_steps=damp)
+        c = s.add_voltage_clamp(0, [1.0, 3.0], [-20.0, -70.0], 1e4)
+        s.run(4.0)
+        t, cur = np.array(c.time_ms), np.array(c.current_pA)
+        for t_cmd, v_cmd in ((1.0, -20.0), (3.0, -70.0)):
+            k = int(np.searchsorted(t, t_cmd + 1e-9))  # first step ending after the change
+            dev = np.abs(cur[k + 2:k + 30] - 0.5 * (v_cmd + 70.0))
+            if damp:
+                assert dev.max() < 2.0, dev
+            else:
+                assert dev.max() > 1e4
