@@ -32,7 +32,7 @@ Example
 from .graph import (DEFAULT_CM_PF_PER_UM2, DEFAULT_E_LEAK_MV, DEFAULT_G_LEAK_NS_PER_UM2, DEFAULT_RA_OHM_CM,
                     CompartmentGraph, DisconnectedGraphError, NoMembraneError, Section, branched, cable,
                     from_swc, graph_from_surface, myelinated_axon, neuron_morphology, sheet)
-from .hh import HH1952, MAMMALIAN, HHChannels, HHParams, hh_rates, hh_steady_state
+from .hh import HH1952, MAMMALIAN, HHChannels, HHParams, fastest_time_constant_ms, hh_rates, hh_steady_state
 from .reversal import (DEFAULT_PERMEABILITY_RATIOS, RestingPotential, ghk_current_density, ghk_voltage,
                        mullins_noda_potential, nernst, nernst_species, resting_potential)
 from .stochastic import CHANNEL_EVENT_KINDS, StochasticHHChannels
@@ -43,7 +43,7 @@ __all__ = [
     "CompartmentGraph", "DisconnectedGraphError", "NoMembraneError", "Section", "branched", "cable", "from_swc",
     "graph_from_surface", "myelinated_axon", "neuron_morphology", "sheet", "DEFAULT_CM_PF_PER_UM2",
     "DEFAULT_E_LEAK_MV", "DEFAULT_G_LEAK_NS_PER_UM2", "DEFAULT_RA_OHM_CM",
-    "HH1952", "MAMMALIAN", "HHChannels", "HHParams", "hh_rates", "hh_steady_state",
+    "HH1952", "MAMMALIAN", "HHChannels", "HHParams", "hh_rates", "hh_steady_state", "fastest_time_constant_ms",
     "DEFAULT_PERMEABILITY_RATIOS", "RestingPotential", "ghk_current_density", "ghk_voltage",
     "mullins_noda_potential", "nernst", "nernst_species", "resting_potential",
     "AlphaSynapse", "ConductanceSource", "CurrentClamp", "CurrentWaveform", "MembraneSolver", "Probe",

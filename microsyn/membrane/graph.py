@@ -118,12 +118,17 @@ class CompartmentGraph:
         Centre-to-centre distance of each edge [um].
     allow_disconnected : bool
         Accept a graph of several pieces (otherwise :class:`DisconnectedGraphError`).
+    junctions : index array, optional
+        Nodes without membrane (area 0) where branches meet: the point where a parent cable's
+        axial resistance ends and its children's begin (NEURON's zero-area end node). Their area
+        must be 0, every other node's > 0, and no two junctions may be joined directly.
 
     Notes
     -----
     Each node i obeys C_i dV_i/dt = -sum_j g_ij (V_i - V_j) - G_leak,i (V_i - E_leak,i) - I_ion,i + I_inj,i
     with C_i = c_m A_i [pF] and G_leak,i = g_leak A_i [nS] (Rall 1959,
-    doi:10.1016/0014-4886(59)90046-9).
+    doi:10.1016/0014-4886(59)90046-9). A junction has C = G_leak = 0: its equation is the
+    current balance sum_j g_ij (V_i - V_j) = I_inj,i, solved with the rest in each implicit step.
 
     Example
     -------
@@ -135,12 +140,26 @@ class CompartmentGraph:
     def __init__(self, area_um2, edges, g_axial_nS, *, cm_pF_per_um2=DEFAULT_CM_PF_PER_UM2,
                  g_leak_nS_per_um2=DEFAULT_G_LEAK_NS_PER_UM2, e_leak_mV=DEFAULT_E_LEAK_MV,
                  xyz_um=None, labels=None, diameter_um=None, edge_length_um=None,
-                 allow_disconnected: bool = False):
+                 allow_disconnected: bool = False, junctions=None):
         area = np.asarray(area_um2, dtype=np.float64).ravel()
         n = area.size
         if n == 0:
             raise GeometryError("a compartment graph needs at least one compartment")
-        self.area_um2 = _arr("area_um2 (compartment membrane area)", area, n)
+        self.is_junction = np.zeros(n, bool)
+        if junctions is not None:
+            jn = np.atleast_1d(np.asarray(junctions))
+            if jn.size and (jn.dtype.kind not in "iu" or jn.min() < 0 or jn.max() >= n):
+                raise GeometryError(f"junctions must be node indices in 0..{n - 1}, got {junctions!r}")
+            self.is_junction[jn.astype(np.int64)] = True
+        self.area_um2 = _arr("area_um2 (compartment membrane area)", area, n, allow_zero=True)
+        bad = (self.area_um2 == 0) != self.is_junction
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[0])
+            raise GeometryError(
+                f"node {k} has area {self.area_um2[k]!r} um^2 but is {'' if self.is_junction[k] else 'not '}a "
+                f"junction: compartments need area > 0, and only junctions (listed in `junctions`) have area 0")
+        if self.is_junction.all():
+            raise GeometryError("a compartment graph needs at least one membrane compartment (area > 0)")
         self.cm_pF_per_um2 = _arr("cm_pF_per_um2 (specific capacitance)", cm_pF_per_um2, n)
         self.g_leak_nS_per_um2 = _arr("g_leak_nS_per_um2", g_leak_nS_per_um2, n, allow_zero=True)
         self.e_leak_mV = _arr("e_leak_mV", e_leak_mV, n, positive=False)
@@ -151,6 +170,8 @@ class CompartmentGraph:
             raise GeometryError("an edge joins a node to itself; remove self-loops")
         self.edges = e
         self.g_axial_nS = _arr("g_axial_nS (axial conductance)", g_axial_nS, len(e))
+        if len(e) and np.any(self.is_junction[e[:, 0]] & self.is_junction[e[:, 1]]):
+            raise GeometryError("two junctions are joined directly; merge them into one junction node")
         if xyz_um is None:
             xyz = np.full((n, 3), np.nan)
         else:
@@ -191,6 +212,16 @@ class CompartmentGraph:
     def g_leak_nS(self) -> np.ndarray:
         """Leak conductance of each compartment [nS]."""
         return self.area_um2 * self.g_leak_nS_per_um2
+
+    @property
+    def junctions(self) -> np.ndarray:
+        """Indices of the junction nodes (no membrane; where branches meet)."""
+        return np.flatnonzero(self.is_junction)
+
+    @property
+    def membrane_nodes(self) -> np.ndarray:
+        """Indices of the nodes that carry membrane (all but the junctions)."""
+        return np.flatnonzero(~self.is_junction)
 
     @property
     def is_tree(self) -> bool:
@@ -249,15 +280,18 @@ class CompartmentGraph:
         self.version += 1
         return self
 
-    def select(self, nodes=None) -> np.ndarray:
-        """Node indices for ``None`` (all), a label name (``"axon"``), an int or an index array."""
+    def select(self, nodes=None, *, membrane: bool = False) -> np.ndarray:
+        """Node indices for ``None`` (all), a label name (``"axon"``), an int or an index array.
+
+        With ``membrane=True`` (for channels): ``None`` and labels give only membrane nodes, and
+        an explicit junction index raises :class:`NoMembraneError`."""
         if nodes is None:
-            return np.arange(self.n)
+            return self.membrane_nodes if membrane else np.arange(self.n)
         if isinstance(nodes, str):
-            idx = np.flatnonzero(self.labels == nodes)
+            idx = np.flatnonzero((self.labels == nodes) & ~(self.is_junction if membrane else False))
             if idx.size == 0:
-                raise NoMembraneError(f"no compartment is labelled {nodes!r}; labels present: "
-                                      f"{sorted(set(self.labels.tolist()))}")
+                raise NoMembraneError(f"no {'membrane ' if membrane else ''}compartment is labelled {nodes!r}; "
+                                      f"labels present: {sorted(set(self.labels.tolist()))}")
             return idx
         idx = np.atleast_1d(np.asarray(nodes))
         if idx.dtype == bool:
@@ -268,10 +302,14 @@ class CompartmentGraph:
         if idx.size and (idx.min() < 0 or idx.max() >= self.n):
             raise NoMembraneError(f"node index out of range: the graph has nodes 0..{self.n - 1}; "
                                   f"got {idx[(idx < 0) | (idx >= self.n)][:5].tolist()}")
+        if membrane and np.any(self.is_junction[idx]):
+            raise NoMembraneError(f"nodes {idx[self.is_junction[idx]][:5].tolist()} are junctions (branch points "
+                                  f"without membrane); put channels on membrane compartments")
         return idx
 
     def nearest_node(self, point_um, max_distance_um: float | None = None) -> int:
-        """Index of the compartment whose centre is nearest to a point [um].
+        """Index of the membrane compartment whose centre is nearest to a point [um] (junctions,
+        which have no membrane, are never returned).
 
         Parameters
         ----------
@@ -289,6 +327,7 @@ class CompartmentGraph:
             raise NoMembraneError("this graph has no compartment positions; place by node index instead, "
                                   "or build it with xyz_um")
         d2 = np.sum((self.xyz_um - p) ** 2, axis=1)
+        d2[self.is_junction] = np.inf  # a junction has no membrane
         k = int(np.argmin(d2))
         d = math.sqrt(d2[k])
         if max_distance_um is None:
@@ -418,14 +457,27 @@ def branched(sections: Iterable[Section], *, cm_pF_per_um2=DEFAULT_CM_PF_PER_UM2
     """A branched neuron from :class:`Section` pieces (soma, dendrites, axon).
 
     A section with ``sphere=True`` is one isopotential compartment of area pi d^2 (a soma).
-    Children attach to the far end of their parent (a sphere: its centre). The conductance
-    between the last compartment of the parent and the first of the child is
-    1 / (R_half,parent + R_half,child) with R_half = rho (dx/2) / (pi d^2 / 4) (zero for a sphere).
+    Children attach to the far end of their parent (a sphere: its centre). With
+    R_half = rho (dx/2) / (pi d^2 / 4) the resistance from a compartment's centre to its end
+    (zero for a sphere):
+
+    - a parent with one child: one edge of conductance 1 / (R_half,parent + R_half,child)
+      between the parent's last and the child's first compartment (exact: two resistors in
+      series);
+    - a cylindrical parent with several children: a junction node (area 0, label
+      ``"junction"``) at the branch point, joined to the parent's last compartment by
+      1 / R_half,parent and to each child's first compartment by 1 / R_half,child, so the
+      parent's half segment is counted once (as NEURON's zero-area end node); a sphere child
+      among them is itself the junction;
+    - a sphere parent: each child joins its centre with 1 / R_half,child.
+
+    Junction nodes come after all section nodes, so section node indices do not depend on them.
 
     Returns
     -------
     CompartmentGraph
-        Nodes in section order; ``graph.sections`` maps each name to its node indices.
+        Nodes in section order, then the junctions; ``graph.sections`` maps each name to its node
+        indices, ``graph.junctions`` lists the junctions.
 
     Notes
     -----
@@ -436,6 +488,7 @@ def branched(sections: Iterable[Section], *, cm_pF_per_um2=DEFAULT_CM_PF_PER_UM2
     if not secs:
         raise GeometryError("give at least one section")
     byname: dict[str, dict] = {}
+    children: dict[str, list] = {}
     area, cm, gl, xyz, lab, dia, edges, gax, elen = [], [], [], [], [], [], [], [], []
     for s in secs:
         if s.name in byname:
@@ -480,14 +533,53 @@ def branched(sections: Iterable[Section], *, cm_pF_per_um2=DEFAULT_CM_PF_PER_UM2
         lab += [s.label] * ns
         dia += [ds] * ns
         if pinfo is not None:
-            r = pinfo["rhalf"] + rhalf
-            edges.append((pinfo["last"], first))
-            gax.append(1.0 / r)
-            elen.append(pinfo["dxhalf"] + dx / 2)
+            children.setdefault(s.parent, []).append(dict(first=first, rhalf=rhalf, dxhalf=dx / 2, name=s.name))
         byname[s.name] = dict(first=first, last=len(area) - 1, end=end, rhalf=rhalf, dxhalf=dx / 2,
-                              nodes=np.arange(first, len(area)))
-    g = CompartmentGraph(area, edges, gax, cm_pF_per_um2=cm, g_leak_nS_per_um2=gl, e_leak_mV=e_leak_mV,
-                         xyz_um=np.array(xyz), labels=lab, diameter_um=dia, edge_length_um=elen)
+                              nodes=np.arange(first, len(area)), cm=cms, dia=ds)
+    n_sec = len(area)
+    e_leak = np.asarray(e_leak_mV, float)
+    if e_leak.ndim and e_leak.shape != (n_sec,):
+        raise ParameterError(f"e_leak_mV must be a number or {n_sec} values (one per compartment), "
+                             f"got shape {e_leak.shape}")
+    e_leak_j = []
+    for pname, kids in children.items():
+        par = byname[pname]
+        if len(kids) == 1 or par["rhalf"] == 0.0:
+            # series resistors (one child), or a sphere parent whose centre is the branch point
+            for c in kids:
+                edges.append((par["last"], c["first"]))
+                gax.append(1.0 / (par["rhalf"] + c["rhalf"]))
+                elen.append(par["dxhalf"] + c["dxhalf"])
+            continue
+        spheres = [c for c in kids if c["rhalf"] == 0.0]
+        if len(spheres) > 1:
+            raise GeometryError(f"sections {[c['name'] for c in spheres]} are spheres on the same end of "
+                                f"{pname!r}; give one of them a parent of its own")
+        if spheres:
+            hub, hub_dx = spheres[0]["first"], 0.0  # the sphere child is the junction
+        else:
+            hub, hub_dx = len(area), 0.0
+            area.append(0.0)
+            cm.append(par["cm"])
+            gl.append(0.0)
+            xyz.append(par["end"].copy())
+            lab.append("junction")
+            dia.append(par["dia"])
+            e_leak_j.append(float(e_leak[par["last"]]) if e_leak.ndim else float(e_leak))
+        edges.append((par["last"], hub))
+        gax.append(1.0 / par["rhalf"])
+        elen.append(par["dxhalf"] + hub_dx)
+        for c in kids:
+            if c["first"] == hub:
+                continue
+            edges.append((hub, c["first"]))
+            gax.append(1.0 / c["rhalf"])
+            elen.append(c["dxhalf"])
+    if e_leak.ndim:
+        e_leak = np.r_[e_leak, e_leak_j]
+    g = CompartmentGraph(area, edges, gax, cm_pF_per_um2=cm, g_leak_nS_per_um2=gl, e_leak_mV=e_leak,
+                         xyz_um=np.array(xyz), labels=lab, diameter_um=dia, edge_length_um=elen,
+                         junctions=np.arange(n_sec, len(area)))
     g.sections = {k: v["nodes"] for k, v in byname.items()}
     return g
 

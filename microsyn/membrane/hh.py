@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numba
 import numpy as np
@@ -36,7 +37,8 @@ import numpy as np
 from ..config import JIT
 from ..errors import ParameterError, check_finite, check_positive
 
-__all__ = ["HHParams", "HH1952", "MAMMALIAN", "HHChannels", "hh_rates", "hh_steady_state"]
+__all__ = ["HHParams", "HH1952", "MAMMALIAN", "HHChannels", "hh_rates", "hh_steady_state",
+           "fastest_time_constant_ms"]
 
 _KINETICS = {"hh1952": 0, "traub": 1}
 
@@ -248,6 +250,43 @@ def hh_steady_state(V_mV, params: HHParams = HH1952):
     return res
 
 
+def fastest_time_constant_ms(params: HHParams = HH1952, v_lo_mV: float = -100.0, v_hi_mV: float = 60.0,
+                             dv_mV: float = 0.1) -> float:
+    """Smallest time constant 1 / (phi (alpha + beta)) [ms] of the m, h and n gates over a
+    voltage range, at the temperature of ``params``.
+
+    Parameters
+    ----------
+    params : HHParams
+        Kinetics and temperature.
+    v_lo_mV, v_hi_mV : float
+        Voltage range [mV] (default -100..+60, the physiological range).
+    dv_mV : float
+        Grid spacing of the scan [mV].
+
+    Returns
+    -------
+    float
+        The fastest gate's time constant [ms] (for HH1952 at 6.3 C: tau_m at -100 mV, 0.036 ms).
+
+    Example
+    -------
+    >>> round(fastest_time_constant_ms(HH1952), 4)
+    0.0357
+    """
+    lo, hi = check_finite("v_lo_mV", v_lo_mV), check_finite("v_hi_mV", v_hi_mV)
+    if not hi > lo:
+        raise ParameterError(f"v_hi_mV ({hi}) must exceed v_lo_mV ({lo})")
+    return _fastest_tau(params, lo, hi, check_positive("dv_mV", dv_mV))
+
+
+@lru_cache(maxsize=256)
+def _fastest_tau(params, lo, hi, dv):
+    n = int(math.ceil((hi - lo) / dv)) + 1
+    ss = hh_steady_state(np.linspace(lo, hi, n), params)
+    return float(min(ss["tau_m"].min(), ss["tau_h"].min(), ss["tau_n"].min()))
+
+
 class HHChannels:
     """Hodgkin-Huxley Na+ and K+ channels on a set of compartments (a solver mechanism).
 
@@ -289,6 +328,11 @@ class HHChannels:
         self.use_table = bool(use_table)
         self._table = None
         self._table_dt = None
+
+    def fastest_time_constant_ms(self, v_lo_mV: float = -100.0, v_hi_mV: float = 60.0) -> float:
+        """Fastest gate time constant [ms] over ``v_lo_mV..v_hi_mV`` [mV] at this mechanism's
+        temperature (see :func:`fastest_time_constant_ms`); the solver bounds dt with it."""
+        return fastest_time_constant_ms(self.params, v_lo_mV, v_hi_mV)
 
     def init(self, V_mV: np.ndarray) -> None:
         """Set every gate to its steady state at the compartments' potentials [mV]."""

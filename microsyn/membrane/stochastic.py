@@ -25,7 +25,7 @@ import numpy as np
 
 from ..config import JIT
 from ..errors import ParameterError, check_positive
-from .hh import HH1952, _KINETICS, HHParams, _rates
+from .hh import HH1952, _KINETICS, HHParams, _rates, fastest_time_constant_ms
 
 __all__ = ["StochasticHHChannels", "CHANNEL_EVENT_KINDS"]
 
@@ -260,10 +260,17 @@ class StochasticHHChannels:
     def for_solver(cls, solver, nodes=None, params: HHParams = HH1952, **kw) -> "StochasticHHChannels":
         """Create on ``solver``'s compartments ``nodes`` (also setting their leak from ``params``)
         and add to the solver."""
-        idx = solver.graph.select(nodes)
+        idx = solver.graph.select(nodes, membrane=True)
+        mech = solver.add_mechanism(cls(idx, solver.graph.area_um2[idx], params, **kw))  # checks dt first
         solver.graph.set_membrane(idx, g_leak_nS_per_um2=params.gl_nS_per_um2, e_leak_mV=params.el_mV)
         solver._prepared = False
-        return solver.add_mechanism(cls(idx, solver.graph.area_um2[idx], params, **kw))
+        return mech
+
+    def fastest_time_constant_ms(self, v_lo_mV: float = -100.0, v_hi_mV: float = 60.0) -> float:
+        """Fastest gate time constant [ms] over ``v_lo_mV..v_hi_mV`` [mV] (the relaxation time of the
+        population mean; the same rates as the deterministic gates). Within a step V is held, so
+        the solver bounds dt with it as for :class:`~microsyn.membrane.hh.HHChannels`."""
+        return fastest_time_constant_ms(self.params, v_lo_mV, v_hi_mV)
 
     def init(self, V_mV) -> None:
         """Draw the channel states from their steady-state distribution at V [mV] (multinomial)."""
