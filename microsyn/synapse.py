@@ -701,6 +701,10 @@ class SynapticCoupling:
         if nodes.size:
             solver.set_external_current(nodes, ext[nodes])
         self._my_current = I_in
+        # a channel opening or closing is a step in the current: damp Crank-Nicolson's ringing
+        if any(syn._gate is not None and syn._nopen and syn.n_open != syn._nopen[-1]
+               for syn in self.synapses):
+            solver.mark_discontinuity()
         solver.step(1)
         self._k += 1
         t = self.t_ms

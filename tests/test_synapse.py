@@ -212,3 +212,24 @@ def test_ligand_gated_synapse_without_ligand_raises_missing_ligand_error():
     assert syn.ions_in["Na+"] == 0 and syn.trace()["n_open"].max() == 0
     # no binding step in the scheme: no ligand needed
     Synapse(always_open("Na+"), 1, node=0, initial_state="O")
+
+
+@pytest.mark.parametrize("damp_steps", [2, 0])
+def test_channel_opening_does_not_ring_crank_nicolson(damp_steps):
+    """A channel opening is a step in the current. Reference: at the injection node of a passive
+    cable the response to a step is concave (dV/dt = sum of decaying exponentials with positive
+    weights), so the increments of V after the opening must not grow. With damping (backward-Euler
+    half steps, as the solver does at clamp onsets) they do not; undamped Crank-Nicolson on this
+    stiff cable (1 um compartments, dt = 0.05 ms) zigzags."""
+    solver = MembraneSolver(cable(200.0, 0.5, 200), dt_ms=0.05, damp_steps=damp_steps)
+    opener = ChannelType("opener", ["C", "O"], [("C", "O", 2.0), ("O", "C", 0.0)], ["O"], 50.0, {"Na+": 1.0},
+                         E_rev_mV=0.0, q10=None)
+    cpl = SynapticCoupling(solver, current="mean", seed=2)
+    syn = cpl.add_synapse(Synapse(opener, 1, node=100))
+    cpl.run(5.0)
+    tr = syn.trace()
+    k = int(np.argmax(tr["n_open"] > 0))
+    assert 0 < k < len(tr["n_open"]) - 8, "the channel should open inside the run"
+    dV = np.diff(tr["V_mV"][k:k + 10])  # increments from the first full step after the opening
+    zigzag = np.any(np.diff(dV) > 1e-9 * np.abs(dV).max())
+    assert zigzag == (damp_steps == 0), dV
