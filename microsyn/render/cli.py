@@ -7,7 +7,7 @@ What it writes (all into ``--out``; nothing else, and each path is printed):
   (which must then be 100 / k: 50, 33.33, 25, 20, ...); ``--gif-width PX`` scales it down.
 - ``--png``: every frame as ``frames/frame_NNNNNN.png`` at the rendered size.
 - ``--vtk``: VTK files and a .pvd series in ``vtk/`` for ParaView.
-- none of these: ``movie.mp4`` and the PNG frames.
+- none of these: ``movie.mp4`` and the PNG frames (only the frames with ``--transparent``).
 
 Example
 -------
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Render frames and movies from a microsyn results file (HDF5), "
                                              "headless, without simulating again. Every output is at the rendered "
                                              "--size unless --gif-width asks for a smaller GIF. With none of --mp4, "
-                                             "--gif, --png, --vtk: writes OUT/movie.mp4 and OUT/frames/*.png.")
+                                             "--gif, --png, --vtk: writes OUT/movie.mp4 and OUT/frames/*.png (only the PNGs "
+                                             "with --transparent).")
     ap.add_argument("results", help="results file (.h5) written by microsyn.results.ResultsWriter")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--mp4", nargs="?", const="movie.mp4", metavar="NAME",
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fps", type=float, default=25.0, help="movie frames per second (default 25)")
     ap.add_argument("--camera", default="oblique", choices=CAMERAS,
                     help="camera: a fixed view (oblique, side, top), an orbit around the data, or a zoom from the "
-                         "channel pore out to the whole data that keeps the ions in view (default oblique)")
+                         "channel pore (the first glyph; without glyphs, the first ions) out to the whole data that "
+                         "keeps the ions in view (default oblique)")
     ap.add_argument("--species", nargs="+", help="species to draw (default: all in the file)")
     ap.add_argument("--slow-motion", type=float, metavar="FACTOR",
                     help="movie seconds per simulated second (e.g. 1e5: 1 us of simulation in 0.1 s); default: "
@@ -53,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--theme", default="dark", choices=("dark", "white"))
     ap.add_argument("--title", help="title text (default: the file's title attribute)")
     ap.add_argument("--caption", help="caption text at the bottom left (default: the file's caption attribute)")
-    ap.add_argument("--transparent", action="store_true", help="transparent background (PNG only)")
+    ap.add_argument("--transparent", action="store_true",
+                    help="transparent background (PNG frames only: not with --mp4 or --gif)")
     ap.add_argument("--no-antialias", action="store_true", help="skip 4x multisampling (about 2x faster)")
-    ap.add_argument("--vtk", action="store_true", help="also export VTK files and a .pvd series to OUT/vtk")
+    ap.add_argument("--vtk", action="store_true", help="export VTK files and a .pvd series to OUT/vtk (for ParaView)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar and no plan printed before rendering")
     return ap
 
@@ -73,7 +76,9 @@ def main_render(argv=None) -> dict:
 
     size = parse_size(args.size)
     if not (args.mp4 or args.gif or args.png or args.vtk):
-        args.mp4, args.png = "movie.mp4", True
+        args.png = True
+        if not args.transparent:  # movies have no alpha channel
+            args.mp4 = "movie.mp4"
     if args.mp4:
         from .movie import check_even
 

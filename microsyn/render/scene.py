@@ -275,16 +275,20 @@ class Scene:
             self.p.remove_legend(render=False)
             return
         n = len(labels)
-        longest = max(len(str(lab[0])) for lab in labels)
         fpx = self.font(22)
+        # the box is sized to the measured text (VTK scales the entries to fill the box), so a
+        # single short entry is not stretched past the image's edge
+        text_w = max(text_size_px(str(lab[0]), fpx)[0] for lab in labels)
         hpx = fpx * 1.35 * n + 6
-        wpx = fpx * (0.56 * longest + 2.0) + 8
+        wpx = text_w + 1.8 * fpx + 12
+        wf, hf = min(0.4, wpx / self.w), min(0.5, hpx / self.h)
         self.p.add_legend(labels=labels, bcolor=self.theme["background"], border=False, loc="upper right",
-                          size=(min(0.4, wpx / self.w), min(0.5, hpx / self.h)),
-                          name="legend", face="circle", background_opacity=0.6)
+                          size=(wf, hf), name="legend", face="circle", background_opacity=0.6)
         leg = self.p.legend
         if leg is not None:
             apply_font(leg.GetEntryTextProperty()).SetColor(pv.Color(self.theme["text"]).float_rgb)
+            margin = 0.012 * self.h
+            leg.SetPosition(1.0 - wf - margin / self.w, 1.0 - hf - margin / self.h)
 
     def set_ions(self, positions: dict) -> None:
         """Ion positions [um] per species (dict name -> (n, 3)); species not given are hidden.

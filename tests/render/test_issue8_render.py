@@ -238,3 +238,37 @@ def test_cli_zoom_starts_at_the_pore_and_keeps_the_ions_in_view(gl, tiny_results
                 assert inside >= 0.99 * n, f"frame {k}: {n - inside} of {n} ions outside the image"
         finally:
             sc.close()
+
+
+def test_render_cli_transparent_default_is_png_only(gl, tiny_results, tmp_path):
+    """--transparent with no output flag writes RGBA PNG frames only (a movie has no alpha)."""
+    from PIL import Image
+
+    from microsyn.render.cli import main_render
+
+    out = main_render([tiny_results, "--out", str(tmp_path), "--size", "320x240", "--transparent", "--frames", "2",
+                       "--quiet", "--no-antialias"])
+    assert "mp4" not in out and "gif" not in out and len(out["png"]) == 2
+    with Image.open(out["png"][0]) as im:
+        assert im.mode == "RGBA" and im.size == SIZE
+
+
+@pytest.mark.parametrize("ions", [{}, {"Na+": np.zeros((3, 3)), "Ca2+": np.ones((3, 3))}])
+def test_legend_fits_inside_the_image(gl, ions):
+    """The legend (here one entry "channel", or three) ends inside the image: its box is within the
+    viewport and the 4 rightmost pixel columns of the legend's rows are plain background."""
+    from microsyn.render import Scene
+
+    sc = Scene(size=(640, 360), scale_bar=False)
+    try:
+        sc.add_glyphs("channel", [(0, 0, 0)], 0.1)
+        sc.set_ions(ions)
+        img = sc.render().astype(int)
+        leg = sc.p.legend
+        x, y = leg.GetPosition()
+        w, h = leg.GetPosition2()
+    finally:
+        sc.close()
+    assert 0 < x and x + w < 1 and 0 < y and y + h < 1
+    rows = img[: int(0.15 * 360), -4:]
+    assert np.abs(rows - img[-1, 0]).sum(2).max() < 30
