@@ -129,7 +129,8 @@ class Scene:
     scale_bar : bool
         Draw a scale bar with a round length, measured at the camera's focal point.
     legend : bool
-        Legend of the ion species (and glyphs).
+        Legend of the ion species drawn in the present frame (a species with no ions is left
+        out) and of the glyphs.
     """
 
     def __init__(self, size="720p", theme: str = "dark", title: str | None = None, caption: str | None = None,
