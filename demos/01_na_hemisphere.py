@@ -192,12 +192,18 @@ class HemisphereScene:
                                resolution=48), color=PORE_COLOR, ambient=0.4, name="pore")
         p.add_mesh(pv.Disc(center=(0, 0, 0.001 * self.R_end), inner=rp * 1.6, outer=rp * 2.2, c_res=64),
                    color=PORE_COLOR, opacity=0.9, ambient=0.5, name="pore_ring")
+        from microsyn.render.fonts import font_file
+
+        # DejaVu (shipped with matplotlib): VTK's built-in arial draws "[" as "("
+        self.font_file, self.mono_font_file = font_file(), font_file(mono=True)
         p.add_text("Na+ let in at a membrane pore spreads as a hemisphere",
-                   position="upper_edge", font_size=self.font(15), color="white", name="title")
+                   position="upper_edge", font_size=self.font(15), color="white", name="title",
+                   font_file=self.font_file)
         p.add_text(f"gold: {n_ions:,} Na+ ions let in at the pore at t = 0, D = {D:g} \u00b5m\u00b2/ms\n"
                    f"shell: rms distance sqrt(6 D t)      red: channel pore\n"
                    f"blue: membrane (reflecting), grid {_fmt_length(self.bar_len)}",
-                   position="lower_left", font_size=self.font(9), color="#c8d3e6", name="legend")
+                   position="lower_left", font_size=self.font(9), color="#c8d3e6", name="legend",
+                   font_file=self.font_file)
 
     def frame(self, positions, t_ms):
         """Render the ions at ``positions`` [um] at time ``t_ms``; returns an (h, w, 3) uint8 image."""
@@ -240,10 +246,10 @@ class HemisphereScene:
         p.add_point_labels([c0 + 0.09 * R_view * self.towards_camera], [_fmt_length(self.bar_len)],
                            font_size=self.font(17), text_color="white", shape=None, show_points=False,
                            always_visible=True, justification_horizontal="center", name="bar_label",
-                           reset_camera=False, render=False)
+                           font_file=self.font_file, reset_camera=False, render=False)
         t_us = t_ms * 1e3
         p.add_text(f"t = {t_us:6.2f} \u00b5s", position=(int(0.02 * self.w), int(0.80 * self.h)),
-                   font_size=self.font(16), color="white", font="courier", name="time", render=False)
+                   font_size=self.font(16), color="white", font_file=self.mono_font_file, name="time", render=False)
         p.reset_camera_clipping_range()
         p.render()
         return np.ascontiguousarray(p.screenshot(return_img=True)[:, :, :3])

@@ -5,7 +5,9 @@ Written from a results file (:func:`export_results`) or from a running simulatio
 :class:`VTKSeriesWriter`). Files per frame ``k``::
 
     ions_{k:06d}.vtp       points [um], point data species_id (int32, index into the field data
-                           array species_names), particle_id; field data time_ms
+                           array species_names) and particle_id (int64, the simulation's id of
+                           each ion; left out when the results file has no ids, i.e. it was
+                           written with ResultsWriter(store_ids=False)); field data time_ms
     lattice_{k:06d}.vti    cell data conc_mM_<species> [mM], charge_e_per_um3 [e/um^3]
     membrane_{k:06d}.vtp   the membrane surfaces, point data V_mV [mV] (nearest compartment)
     ions.pvd, lattice.pvd, membrane.pvd   one time series each (timestep = time [ms])
@@ -48,7 +50,7 @@ def write_pvd(path, entries) -> None:
 
 
 def _ions_polydata(pv, frame, species_names):
-    pts, sid, pid = [], [], []
+    pts, sid, pid, drawn = [], [], [], []
     for k, s in enumerate(species_names):
         p = frame.positions.get(s)
         if p is None or len(p) == 0:
@@ -56,11 +58,18 @@ def _ions_polydata(pv, frame, species_names):
         pts.append(np.asarray(p, float))
         sid.append(np.full(len(p), k, np.int32))
         ids = frame.ids.get(s)
-        pid.append(np.asarray(ids, np.int64) if ids is not None else np.full(len(p), -1, np.int64))
+        if ids is not None and len(ids) != len(p):
+            raise ParameterError(f"frame {frame.index}: {len(ids)} ids for {len(p)} {s} positions")
+        pid.append(None if ids is None else np.asarray(ids, np.int64))
+        drawn.append(s)
     if pts:
         pd = pv.PolyData(np.concatenate(pts))
         pd.point_data["species_id"] = np.concatenate(sid)
-        pd.point_data["particle_id"] = np.concatenate(pid)
+        if any(a is not None for a in pid):
+            if any(a is None for a in pid):
+                missing = [s for s, a in zip(drawn, pid) if a is None]
+                raise ParameterError(f"frame {frame.index} has particle ids for some species but not for {missing}")
+            pd.point_data["particle_id"] = np.concatenate(pid)
     else:
         pd = pv.PolyData()
     pd.field_data["species_names"] = np.array(species_names, dtype=str) if species_names else np.array([""])

@@ -113,3 +113,26 @@ def test_demo_01_na_hemisphere(tmp_path):
     assert res["chi2_per_dof"] < 2.0
     # mean height 2 sqrt(D t / pi): standard error 0.76 / sqrt(N) = 1.1 % for N = 5,000; 5 %
     assert res["mean_height_um"] == pytest.approx(res["mean_height_theory_um"], rel=0.05)
+
+
+def test_demo_01_labels_draw_with_the_bracket_font():
+    """Issue 8 item 15: every text of the demo's scene (title, caption, time stamp, scale-bar
+    label) draws with DejaVu (reference: microsyn.render.fonts.font_file), not VTK's arial, whose
+    "[" is a "("."""
+    _require_gl()
+    import numpy as np
+    import vtk
+
+    from microsyn.render.fonts import font_file, text_properties
+
+    mod = _load()
+    sc = mod.HemisphereScene((320, 180), 0.667, 0.02, 100)
+    try:
+        sc.frame(np.zeros((10, 3)), 0.001)
+        props = text_properties(sc.p.renderer)
+    finally:
+        sc.close()
+    assert {d.split(" ")[0] for d, _ in props} == {"corner", "point", "text"}
+    for d, tp in props:
+        assert tp.GetFontFamily() == vtk.VTK_FONT_FILE, d
+        assert tp.GetFontFile() in (font_file(), font_file(mono=True)), d

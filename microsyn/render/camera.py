@@ -145,10 +145,78 @@ class Zoom:
         return CameraState(f + dist * self.dir, f, self.up.copy(), self.view_angle)
 
 
-def camera_path(spec, focal=(0.0, 0.0, 0.0), distance: float = 1.0, near: float | None = None):
+def fit_distance(points, focal, direction, view_up, view_angle: float = 30.0, aspect: float = 16 / 9,
+                 margin: float = 0.75, quantile: float = 0.99) -> float:
+    """The camera distance [um] from ``focal`` along ``direction`` at which the points are in view.
+
+    A point is in view when its offsets across the view are within ``margin`` of the half height
+    (vertical, ``view_angle`` [deg]) and of the half width (``aspect`` = width / height) at its
+    depth; the ``quantile`` of the points (0.99: a few stray ions may leave) must be. Returns 0
+    for no points.
+    """
+    pts = np.asarray(points, float).reshape(-1, 3)
+    if pts.shape[0] == 0:
+        return 0.0
+    if not 0 < margin <= 1:
+        raise ParameterError(f"margin must be in (0, 1], got {margin}")
+    d = _unit(direction)
+    up = np.asarray(view_up, float)
+    up = up - (up @ d) * d
+    if not np.any(up):
+        raise ParameterError("view_up must not be parallel to the view direction")
+    up = up / np.linalg.norm(up)
+    right = np.cross(up, d)
+    rel = pts - check_vector3("focal", focal)
+    t = math.tan(math.radians(float(view_angle)) / 2.0) * float(margin)
+    need = rel @ d + np.maximum(np.abs(rel @ up) / t, np.abs(rel @ right) / (t * float(aspect)))
+    return float(np.quantile(need, quantile))
+
+
+class FitZoom:
+    """A :class:`Zoom` that pulls back further wherever the ions would leave the view.
+
+    Parameters
+    ----------
+    zoom : Zoom
+        The planned path (focal point, direction, log-spaced distance).
+    u : array of float
+        Movie progress [0, 1] of each planned frame, increasing.
+    points : list of (n, 3) arrays
+        What must stay in view in each of those frames [um] (e.g. all ions drawn).
+    aspect, margin, quantile
+        As in :func:`fit_distance`.
+
+    The distance at each frame is the largest of the zoom's and of the fitted distances of this
+    and all earlier frames (a cloud that grows is never cut off, and the camera never moves back
+    in); between frames it is interpolated.
+    """
+
+    def __init__(self, zoom: Zoom, u, points, aspect: float = 16 / 9, margin: float = 0.75, quantile: float = 0.99):
+        self.zoom = zoom
+        self.u = np.asarray(u, float)
+        if self.u.ndim != 1 or len(points) != self.u.size or self.u.size == 0:
+            raise ParameterError("FitZoom needs one point set per progress value u")
+        if np.any(np.diff(self.u) < 0):
+            raise ParameterError("FitZoom progress values u must increase")
+        need = []
+        for uk, pk in zip(self.u, points):
+            st = zoom(uk)
+            need.append(max(st.distance, fit_distance(pk, st.focal_point, zoom.dir, zoom.up, zoom.view_angle, aspect,
+                                                      margin, quantile)))
+        self.distances = np.maximum.accumulate(np.asarray(need))
+
+    def __call__(self, u: float) -> CameraState:
+        st = self.zoom(u)
+        dist = max(st.distance, float(np.interp(float(u), self.u, self.distances)))
+        return CameraState(st.focal_point + dist * self.zoom.dir, st.focal_point, st.view_up, st.view_angle)
+
+
+def camera_path(spec, focal=(0.0, 0.0, 0.0), distance: float = 1.0, near: float | None = None, start_focal=None):
     """A camera path from a name (``oblique``, ``side``, ``top``, ``orbit``, ``zoom``) or a callable.
 
-    ``zoom`` goes from ``near`` [um] (default distance / 30) out to ``distance``.
+    ``zoom`` goes from ``near`` [um] (default distance / 30) around ``start_focal`` (default
+    ``focal``) out to ``distance`` around ``focal``, in the oblique direction; wrap it in
+    :class:`FitZoom` to keep the ions in view (:func:`microsyn.render.movie.zoom_to_fit` does).
     """
     if callable(spec):
         return spec
@@ -157,6 +225,8 @@ def camera_path(spec, focal=(0.0, 0.0, 0.0), distance: float = 1.0, near: float 
     if spec == "orbit":
         return Orbit(focal, distance)
     if spec == "zoom":
-        return Zoom(focal, near or distance / 30.0, distance)
+        if start_focal is None:
+            return Zoom(focal, near or distance / 30.0, distance)
+        return Zoom(start_focal, near or distance / 30.0, distance, end_focal=focal)
     raise ParameterError(f"unknown camera {spec!r}; choose oblique, side, top, orbit or zoom (or give a "
                          f"function u -> CameraState)")

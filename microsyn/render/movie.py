@@ -3,7 +3,9 @@
 - PNG: Pillow with fixed settings and no time stamps, so the same image gives the same bytes.
 - MP4: H.264 (libx264), yuv420p, through the ffmpeg binary that imageio-ffmpeg ships; width and
   height must be even (yuv420p halves the chroma resolution), checked before anything renders.
-- GIF: Pillow, frames scaled to at most ``max_width`` px and palette-quantized, looping.
+- GIF: Pillow, palette-quantized, looping, at the rendered size unless a smaller ``width`` is asked
+  for; GIF stores frame delays in whole hundredths of a second, so the frame rate must be 100 / k
+  (50, 33.33, 25, 20, ... fps), checked before anything renders.
 
 The movie's clock is decoupled from the simulation's step: a :class:`Timeline` maps movie frame k
 to a simulated time, e.g. ``slow_motion=1e5`` shows 1 us of simulation in 0.1 s of movie; frames
@@ -97,31 +99,70 @@ class MP4Writer:
             self._gen = None
 
 
-class GIFWriter:
-    """Looping GIF through Pillow (frames kept in memory, palette-quantized, written at close)."""
+def gif_delay_cs(fps: float) -> int:
+    """The GIF frame delay [1/100 s] that plays at exactly ``fps``, or a ParameterError.
 
-    def __init__(self, path, fps: float = 15.0, max_width: int = 640):
+    GIF delays are whole hundredths of a second and browsers slow delays under 2 cs down to 10 cs,
+    so ``fps`` must be 100 / k for an integer k >= 2 (50, 33.33, 25, 20, 16.67, 12.5, 10, ...).
+    """
+    f = check_positive("fps", fps)
+    k = round(100.0 / f)
+    if k < 2 or abs(100.0 / f - k) > 1e-6 * k:
+        ok = ", ".join(f"{100 / j:.4g}" for j in (2, 3, 4, 5, 8, 10))
+        raise ParameterError(f"a GIF cannot play at {f:g} fps: GIF frame delays are whole hundredths of a second "
+                             f"(and at least 2); use --fps 100/k, e.g. {ok}, or drop the GIF (the MP4 takes any fps)")
+    return int(k)
+
+
+def gif_size(size, width: int | None = None) -> tuple[int, int]:
+    """(width, height) [px] of the GIF of frames of ``size``: the same, or scaled to ``width``."""
+    w, h = int(size[0]), int(size[1])
+    if width is None:
+        return w, h
+    gw = int(width)
+    if gw != width or not 16 <= gw <= w:
+        raise ParameterError(f"GIF width must be a whole number of pixels from 16 to the rendered width {w}, "
+                             f"got {width!r}")
+    return gw, max(1, int(round(h * gw / w)))
+
+
+class GIFWriter:
+    """Looping GIF through Pillow (frames kept in memory, palette-quantized, written at close).
+
+    Parameters
+    ----------
+    path : str
+    fps : float
+        Frames per second, 100 / k (see :func:`gif_delay_cs`); played exactly.
+    width : int, optional
+        Scale the frames down to this width [px] (height in proportion); default: as rendered.
+    """
+
+    def __init__(self, path, fps: float = 25.0, width: int | None = None):
         self.path = os.fspath(path)
-        self.fps = check_positive("fps", fps)
-        self.max_width = int(max_width)
+        self.delay_cs = gif_delay_cs(fps)
+        self.fps = 100.0 / self.delay_cs
+        self.width = None if width is None else int(width)
+        self.size: tuple[int, int] | None = None
         self.frames: list = []
 
     def write(self, img: np.ndarray) -> None:
         from PIL import Image
 
         im = Image.fromarray(np.ascontiguousarray(img[:, :, :3], dtype=np.uint8), "RGB")
-        if im.width > self.max_width:
-            h = int(round(im.height * self.max_width / im.width))
-            im = im.resize((self.max_width, h), Image.LANCZOS)
+        size = gif_size(im.size, self.width)
+        if size != im.size:
+            im = im.resize(size, Image.LANCZOS)
+        if self.size is None:
+            self.size = size
         self.frames.append(im.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
 
     def close(self) -> None:
         if not self.frames:
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        dur = int(round(1000.0 / self.fps))
-        self.frames[0].save(self.path, save_all=True, append_images=self.frames[1:], duration=dur, loop=0,
-                            optimize=False, disposal=1)
+        self.frames[0].save(self.path, save_all=True, append_images=self.frames[1:], duration=10 * self.delay_cs,
+                            loop=0, optimize=False, disposal=1)
         self.frames = []
 
 
@@ -166,19 +207,20 @@ class Timeline:
         return k / (n - 1) if n > 1 else 0.0
 
 
-def _writers_for(size, out_dir, mp4=None, gif=None, png=False, fps=25.0, png_prefix="frame"):
+def _writers_for(size, out_dir, mp4=None, gif=None, png=False, fps=25.0, png_prefix="frame", gif_width=None):
     ws = []
     if mp4:
         ws.append(MP4Writer(os.path.join(out_dir, mp4) if not os.path.isabs(mp4) else mp4, size, fps))
     if gif:
-        ws.append(GIFWriter(os.path.join(out_dir, gif) if not os.path.isabs(gif) else gif, fps=min(fps, 20.0)))
+        ws.append(GIFWriter(os.path.join(out_dir, gif) if not os.path.isabs(gif) else gif, fps=fps, width=gif_width))
     if png:
         ws.append(PNGSequence(os.path.join(out_dir, "frames"), png_prefix))
     return ws
 
 
 def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=None, camera=None, mp4=None,
-                 gif=None, png=False, fps: float = 25.0, progress: bool = True, keep_png=()) -> dict:
+                 gif=None, png=False, fps: float = 25.0, progress: bool = True, keep_png=(),
+                 gif_width: int | None = None) -> dict:
     """Render a scene bound to results (:meth:`Scene.from_results`) into MP4 / GIF / PNG files.
 
     Parameters
@@ -194,7 +236,10 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
     camera : callable u -> CameraState, optional
         Camera path over the movie (u in [0, 1]); default a fixed oblique view of the data.
     mp4, gif : str, optional
-        File names (relative to ``out_dir``) of the movie and GIF.
+        File names (relative to ``out_dir``) of the movie and GIF; both play at ``fps`` (for a GIF
+        it must be 100 / k, see :func:`gif_delay_cs`).
+    gif_width : int, optional
+        Scale the GIF down to this width [px]; default: the rendered size.
     png : bool
         Also write every frame to ``out_dir/frames/frame_NNNNNN.png``.
     keep_png : iterable of int
@@ -203,7 +248,8 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
     Returns
     -------
     dict
-        ``mp4``, ``gif``, ``png`` paths, ``n_frames``, ``size``, ``fps``, ``stills``, ``render_s``.
+        ``mp4``, ``gif``, ``png`` paths, ``n_frames``, ``size`` (rendered [px]), ``fps``,
+        ``gif_size`` [px] (with a GIF), ``stills``, ``render_s``.
     """
     import time
 
@@ -218,6 +264,9 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
         raise ParameterError(f"results file {res.path!r} has no frames to render")
     if mp4:
         check_even(scene.size)
+    if gif:
+        gif_delay_cs(fps)
+        gif_size(scene.size, gif_width)
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     if frames is not None:
@@ -233,7 +282,7 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
         c, d = scene.default_view()
         camera = Static("oblique", c, d)
     n = len(idx)
-    writers = _writers_for(scene.size, out_dir, mp4, gif, png, fps)
+    writers = _writers_for(scene.size, out_dir, mp4, gif, png, fps, gif_width=gif_width)
     keep = set(int(k) for k in keep_png)
     stills = []
     t0 = time.perf_counter()
@@ -262,6 +311,63 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
             out["mp4"] = w.path
         elif isinstance(w, GIFWriter):
             out["gif"] = w.path
+            out["gif_size"] = gif_size(scene.size, gif_width)
         elif isinstance(w, PNGSequence):
             out["png"] = w.paths
     return out
+
+
+def zoom_to_fit(scene, times_ms, near: float | None = None, hold: float = 0.1, margin: float = 0.75,
+                max_points: int = 20000, zoom=None):
+    """The ``zoom`` camera of a scene bound to results: from the pore out to the whole data, the ions in view.
+
+    It starts ``near`` [um] (default: the default view's distance / 30) from the first glyph set
+    (the channel pore; without glyphs, the centre of the ions of the first frame that has any),
+    pulls back log-spaced to the default view (:meth:`Scene.default_view`), and pulls back
+    further wherever the drawn ions of the frame shown would leave the view (:class:`FitZoom`).
+
+    Parameters
+    ----------
+    scene : Scene
+        Bound to results (:meth:`Scene.from_results`).
+    times_ms : array of float
+        Simulated time [ms] of each movie frame (e.g. ``Timeline.times_ms``).
+    near : float, optional
+        Starting distance [um].
+    hold, margin
+        As in :class:`Zoom` and :func:`~.camera.fit_distance`.
+    max_points : int
+        Ions per frame used for the fit (an even subsample).
+    zoom : Zoom, optional
+        A planned zoom to use instead of the one described above (still kept from cutting off
+        the ions).
+    """
+    from .camera import FitZoom, Zoom
+
+    res = scene.source
+    if res is None:
+        raise RenderError("zoom_to_fit needs a scene bound to results (Scene.from_results)")
+    times = np.asarray(times_ms, float).ravel()
+    if times.size == 0:
+        raise ParameterError("zoom_to_fit needs at least one frame time")
+    c, d = scene.default_view()
+    species = getattr(scene, "_draw_species", None) or list(res.species)
+    idx = [res.index_at(float(t)) for t in times]
+    clouds = {}
+    for i in sorted(set(idx)):
+        pos = [p for p in res.frame(i, species=species, lattice=False).positions.values() if len(p)]
+        a = scene._clip_points(np.concatenate(pos)) if pos else np.zeros((0, 3))
+        if a.shape[0] > max_points:  # an even subsample (the fit takes a quantile)
+            a = a[np.linspace(0, a.shape[0] - 1, max_points).astype(int)]
+        clouds[i] = a
+    if zoom is None:
+        glyphs = res.glyphs
+        if glyphs:
+            start = np.asarray(next(iter(glyphs.values()))["positions_um"], float).reshape(-1, 3).mean(0)
+        else:
+            first = next((clouds[i] for i in idx if len(clouds[i])), None)
+            start = first.mean(0) if first is not None else c
+        zoom = Zoom(start, near or d / 30.0, d, end_focal=c, hold=hold)
+    n = times.size
+    u = np.arange(n) / (n - 1) if n > 1 else np.zeros(1)
+    return FitZoom(zoom, u, [clouds[i] for i in idx], aspect=scene.w / scene.h, margin=margin)

@@ -32,6 +32,7 @@ import pyvista as pv  # noqa: E402
 
 from .annotations import InsetPlot, TimeFormatter, composite, draw_rect, format_length, scale_bar_length  # noqa: E402
 from .camera import CameraState, preset  # noqa: E402
+from .fonts import apply_font, text_size_px  # noqa: E402
 
 #: species -> colour (hex)
 SPECIES_COLORS = {
@@ -128,7 +129,8 @@ class Scene:
     scale_bar : bool
         Draw a scale bar with a round length, measured at the camera's focal point.
     legend : bool
-        Legend of the ion species (and glyphs).
+        Legend of the ion species drawn in the present frame (a species with no ions is left
+        out) and of the glyphs.
     """
 
     def __init__(self, size="720p", theme: str = "dark", title: str | None = None, caption: str | None = None,
@@ -175,6 +177,8 @@ class Scene:
         self._has_vbar = False
         self.iso_opacity = 0.3
         self._legend_extra: list = []
+        self._drawn: set = set()          # species with ions drawn in the present frame
+        self._legend_key = None
         self.source = None
         if title:
             self.text("title", title, self.w / 2, self.h - 0.018 * self.h, self.fit_font(title, 30, 0.76 * self.w),
@@ -192,16 +196,23 @@ class Scene:
         return max(6, int(round(size_at_720 * min(self.h / 720.0, self.w / 1280.0))))
 
     def fit_font(self, text: str, size_at_720: float, max_width_px: float) -> int:
-        """:meth:`font`, made smaller if the longest line of ``text`` would be wider than ``max_width_px``."""
-        n = max((len(line) for line in text.splitlines()), default=1)
-        return max(6, min(self.font(size_at_720), int(max_width_px / (0.56 * max(n, 1)))))
+        """:meth:`font`, made smaller if the longest line of ``text`` would be wider than ``max_width_px``
+        (measured in the font it is drawn with; 6 px at the least)."""
+        size = self.font(size_at_720)
+        while size > 6 and text_size_px(text, size)[0] > max_width_px:
+            size -= 1
+        return size
 
     def text(self, name: str, text: str, x: float, y: float, size_px: int, color=None, justify: str = "left",
-             valign: str = "bottom", font: str = "arial"):
-        """A 2D text at pixel (x, y) from the lower left, ``size_px`` tall (exactly; no auto-scaling)."""
+             valign: str = "bottom", mono: bool = False):
+        """A 2D text at pixel (x, y) from the lower left, ``size_px`` tall (exactly; no auto-scaling).
+
+        Drawn in DejaVu Sans (``mono``: DejaVu Sans Mono), which has real square brackets; see
+        :mod:`.fonts`.
+        """
         act = self.p.add_text(text, position=(int(x), int(y)), font_size=size_px, color=color or self.theme["text"],
-                              font=font, name=name, render=False)
-        tp = act.GetTextProperty()
+                              name=name, render=False)
+        tp = apply_font(act.GetTextProperty(), mono=mono)
         tp.SetFontSize(int(size_px))
         {"left": tp.SetJustificationToLeft, "center": tp.SetJustificationToCentered,
          "right": tp.SetJustificationToRight}[justify]()
@@ -240,42 +251,65 @@ class Scene:
         self._clip = (n / np.linalg.norm(n), np.asarray(origin, float))
 
     def set_species(self, names) -> None:
-        """Fix the order (and so the colours and legend) of the ion species."""
+        """Fix the order (and so the colours) of the ion species.
+
+        The legend lists only the species drawn in the present frame (see :meth:`legend_labels`).
+        """
         self._species_order = list(names)
         self._update_legend()
+
+    def legend_labels(self) -> list:
+        """The legend's entries, [label, colour]: the species with ions drawn in the present frame
+        (after clipping), in species order, then the glyphs; a species with no ions is left out."""
+        return ([[s, species_color(s, k)] for k, s in enumerate(self._species_order) if s in self._drawn]
+                + self._legend_extra)
 
     def _update_legend(self):
         if not self.show_legend:
             return
-        labels = [[s, species_color(s, k)] for k, s in enumerate(self._species_order)] + self._legend_extra
+        labels = self.legend_labels()
+        key = tuple((str(a), str(b)) for a, b in labels)
+        if key == self._legend_key:
+            return
+        self._legend_key = key
         if not labels:
+            self.p.remove_legend(render=False)
             return
         n = len(labels)
-        longest = max(len(str(lab[0])) for lab in labels)
         fpx = self.font(22)
+        # the box is sized to the measured text (VTK scales the entries to fill the box), so a
+        # single short entry is not stretched past the image's edge
+        text_w = max(text_size_px(str(lab[0]), fpx)[0] for lab in labels)
         hpx = fpx * 1.35 * n + 6
-        wpx = fpx * (0.56 * longest + 2.0) + 8
+        wpx = text_w + 1.8 * fpx + 12
+        wf, hf = min(0.4, wpx / self.w), min(0.5, hpx / self.h)
         self.p.add_legend(labels=labels, bcolor=self.theme["background"], border=False, loc="upper right",
-                          size=(min(0.4, wpx / self.w), min(0.5, hpx / self.h)),
-                          name="legend", face="circle", background_opacity=0.6)
+                          size=(wf, hf), name="legend", face="circle", background_opacity=0.6)
         leg = self.p.legend
         if leg is not None:
-            leg.GetEntryTextProperty().SetColor(pv.Color(self.theme["text"]).float_rgb)
+            apply_font(leg.GetEntryTextProperty()).SetColor(pv.Color(self.theme["text"]).float_rgb)
+            margin = 0.012 * self.h
+            leg.SetPosition(1.0 - wf - margin / self.w, 1.0 - hf - margin / self.h)
 
     def set_ions(self, positions: dict) -> None:
-        """Ion positions [um] per species (dict name -> (n, 3)); species not given are hidden."""
+        """Ion positions [um] per species (dict name -> (n, 3)); species not given are hidden.
+
+        The legend follows: it lists the species that have ions drawn (after clipping).
+        """
         for s in positions:
             if s not in self._species_order:
                 self._species_order.append(s)
-                self._update_legend()
+        drawn = set()
         for k, s in enumerate(self._species_order):
             pos = positions.get(s)
             act = self._ion_actors.get(s)
+            if pos is not None and len(pos):
+                pos = self._clip_points(np.asarray(pos, np.float32).reshape(-1, 3))
             if pos is None or len(pos) == 0:
                 if act is not None:
                     act.visibility = False
                 continue
-            pos = self._clip_points(np.asarray(pos, np.float32).reshape(-1, 3))
+            drawn.add(s)
             cloud = pv.PolyData(np.ascontiguousarray(pos))
             if act is None:
                 act = self.p.add_mesh(cloud, color=species_color(s, k), style="points", point_size=self.point_size,
@@ -284,7 +318,9 @@ class Scene:
                 self._ion_actors[s] = act
             else:
                 act.mapper.SetInputData(cloud)
-            act.visibility = len(pos) > 0
+            act.visibility = True
+        self._drawn = drawn
+        self._update_legend()
 
     def add_surface(self, name: str, surface, color=None, opacity: float = 0.55, nodes_um=None,
                     clim=None, cmap: str = "coolwarm", show_edges: bool = False) -> None:
@@ -306,11 +342,13 @@ class Scene:
                                              show_scalar_bar=False, **kw)
             if not self._has_vbar:
                 self._has_vbar = True
-                self.p.add_scalar_bar(title="", mapper=entry["actor"].mapper, vertical=True, n_labels=5,
-                                      fmt="%.0f" if self._voltage_clim[1] - self._voltage_clim[0] >= 8 else "%.1f",
-                                      color=self.theme["text"], title_font_size=self.font(20),
-                                      label_font_size=self.font(20), position_x=0.90, position_y=0.30,
-                                      width=0.05, height=0.36, font_family="arial", unconstrained_font_size=True)
+                bar = self.p.add_scalar_bar(title="", mapper=entry["actor"].mapper, vertical=True, n_labels=5,
+                                            fmt="%.0f" if self._voltage_clim[1] - self._voltage_clim[0] >= 8
+                                            else "%.1f", color=self.theme["text"], title_font_size=self.font(20),
+                                            label_font_size=self.font(20), position_x=0.90, position_y=0.30,
+                                            width=0.05, height=0.36, unconstrained_font_size=True)
+                apply_font(bar.GetLabelTextProperty())
+                apply_font(bar.GetTitleTextProperty())
                 self.text("V_bar_title", "V [mV]", 0.925 * self.w, 0.695 * self.h, self.font(22), justify="center")
         else:
             entry["actor"] = self.p.add_mesh(mesh, color=color or self.theme["membrane"], **kw)
@@ -408,6 +446,10 @@ class Scene:
                                              position_x=0.02, position_y=0.3, width=0.035, height=0.35,
                                              title_font_size=self.font(20), label_font_size=self.font(18),
                                              unconstrained_font_size=True))
+        if first and s["title"] in self.p.scalar_bars:
+            bar = self.p.scalar_bars[s["title"]]
+            apply_font(bar.GetLabelTextProperty())
+            apply_font(bar.GetTitleTextProperty())
         self._slice_names.add(nm)
 
     def add_glyphs(self, kind: str, positions_um, size_um: float, color=None, label: str | None = None) -> None:
@@ -453,8 +495,7 @@ class Scene:
         """The time stamp [ms] (shown in the unit chosen from ``t_max_ms``)."""
         self._time_ms = float(t_ms)
         self.text("time", self.tf(t_ms), 0.02 * self.w, self.h - 0.03 * self.h - self._title_px * 1.25, self.font(34),
-                  font="courier",
-                  valign="top")
+                  mono=True, valign="top")
 
     def set_camera(self, state: CameraState) -> None:
         self._camera = state

@@ -2,7 +2,7 @@
 import numpy as np
 
 
-def make_results(path, n_frames_ms=0.01, every=0.002, seed=1, max_ions=100_000, lattice=True):
+def make_results(path, n_frames_ms=0.01, every=0.002, seed=1, max_ions=100_000, lattice=True, store_ids=True):
     """A tiny run (two species from two pores above a flat membrane patch) written to ``path``."""
     import microsyn as ms
     from microsyn.results import ResultsWriter
@@ -25,7 +25,7 @@ def make_results(path, n_frames_ms=0.01, every=0.002, seed=1, max_ions=100_000, 
         return -70.0 + 400.0 * s.time * np.exp(-np.sum(nodes[:, :2] ** 2, 1) / 0.1)
 
     w = ResultsWriter(path, every=every, lattice=lat, surfaces={"membrane": (nodes, tri)}, voltage=volt,
-                      glyphs={"channel": [(0, 0, 0), (0.25, 0, 0)]}, max_ions_per_frame=max_ions,
+                      glyphs={"channel": [(0, 0, 0), (0.25, 0, 0)]}, max_ions_per_frame=max_ions, store_ids=store_ids,
                       attrs=dict(title="test run"))
 
     class _G:

@@ -110,7 +110,7 @@ def test_mp4_and_gif_read_back(gl, tiny_results, tmp_path):
     sc = _scene(tiny_results)
     try:
         out = render_movie(sc, tmp_path, timeline=Timeline(0.0, 0.01, n_frames=9), camera=Orbit((0, 0, 0.1), 2.0),
-                           mp4="m.mp4", gif="m.gif", png=True, fps=12, progress=False)
+                           mp4="m.mp4", gif="m.gif", png=True, fps=10, progress=False)
     finally:
         sc.close()
     gen = imageio_ffmpeg.read_frames(out["mp4"])
@@ -118,10 +118,10 @@ def test_mp4_and_gif_read_back(gl, tiny_results, tmp_path):
     assert meta["codec"] == "h264"
     assert meta["pix_fmt"].startswith("yuv420p")
     assert tuple(meta["size"]) == SIZE
-    assert meta["fps"] == pytest.approx(12)
+    assert meta["fps"] == pytest.approx(10)
     assert sum(1 for _ in gen) == 9
     with Image.open(out["gif"]) as g:
-        assert g.n_frames == 9 and g.size == SIZE
+        assert g.n_frames == 9 and g.size == SIZE and g.info["duration"] == 100  # 10 fps, as the MP4
     assert len(out["png"]) == 9
 
 

@@ -110,6 +110,26 @@ def test_vtk_export_from_results(tiny_results, tmp_path):
     assert text.count("<DataSet") == 18
 
 
+def test_vtk_particle_ids_are_the_recorded_ids_or_absent(tiny_results, tmp_path):
+    """Issue 8 item 17: particle_id holds the ids in the results file (reference: ResultsFile.frame
+    ids, species in file order), and is left out, not filled with -1, when none were recorded."""
+    import pyvista as pv
+
+    from microsyn.export_vtk import export_results
+
+    export_results(tiny_results, tmp_path / "a", frames=[5])
+    with ResultsFile(tiny_results) as r:
+        fr = r.frame(5)
+        want = np.concatenate([fr.ids[s] for s in r.species if len(fr.positions[s])])
+    ions = pv.read(tmp_path / "a" / "ions_000000.vtp")
+    np.testing.assert_array_equal(ions.point_data["particle_id"], want)
+    noid = tmp_path / "noid.h5"
+    make_results(str(noid), n_frames_ms=0.004, store_ids=False, lattice=False)
+    export_results(str(noid), tmp_path / "b")
+    ions = pv.read(tmp_path / "b" / "ions_000002.vtp")
+    assert ions.n_points > 0 and "particle_id" not in ions.point_data and "species_id" in ions.point_data
+
+
 def test_vtk_series_writer_from_a_running_sim(tmp_path):
     import pyvista as pv
 
