@@ -212,7 +212,10 @@ def _render(argv) -> int:
         from .render.cli import main_render
     except ImportError as e:
         raise MicrosynError(f"rendering is not available: {e}") from None
-    written = main_render(argv) or {}
+    written = dict(main_render(argv) or {})
+    for k, v in written.items():  # a list of frames is summarised, not printed path by path
+        if isinstance(v, (list, tuple)) and len(v) > 3:
+            written[k] = f"{len(v)} files, {v[0]} ... {v[-1]}"
     print_result(written)
     return 0
 

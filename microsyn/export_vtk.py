@@ -107,8 +107,9 @@ def _membrane_polydata(pv, surfaces, nodes, V):
 
 class _Series:
     def __init__(self, out_dir, prefix):
-        self.out_dir = os.fspath(out_dir)
-        os.makedirs(self.out_dir, exist_ok=True)
+        from .results import ensure_output_dir
+
+        self.out_dir = ensure_output_dir(os.fspath(out_dir), what="VTK files")
         self.prefix = prefix
         self.entries = {k: [] for k in KINDS}
 

@@ -446,7 +446,7 @@ class ResultsFile:
         i = self._check_index(i)
         g = self._g(i)
         fr = Frame(index=i, time_ms=float(g.attrs["time_ms"]))
-        for s in species or self.species:
+        for s in (self.species if species is None else species):
             self._check_species(s)
             d = g["ions"][s]
             fr.positions[s] = np.asarray(d[:], float)

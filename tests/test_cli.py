@@ -128,3 +128,34 @@ def test_demos_run_as_scripts_from_the_cli_do_not_leave_the_package_folder_on_sy
     name, mod = cli._load_demo("02")
     assert name == "02_resting_potential" and callable(mod.main)
     assert sys.path == before
+
+
+def test_folder_under_a_file_is_refused_even_as_root(tmp_path):
+    """Reference: no OS lets a folder be made below a regular file (root included)."""
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    with pytest.raises(OutputPathError, match="writable folder"):
+        ensure_output_dir(f / "sub")
+
+
+def test_every_writer_refuses_an_unwritable_folder_with_output_path_error(tmp_path):
+    """VTK series, PNG sequences and movie files go through the same check as results files."""
+    from microsyn.export_vtk import VTKSeriesWriter
+    from microsyn.render.movie import GIFWriter, MP4Writer, PNGSequence
+
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    with pytest.raises(OutputPathError):
+        VTKSeriesWriter(f / "vtk", every=1e-3)
+    with pytest.raises(OutputPathError):
+        PNGSequence(f / "frames")
+    with pytest.raises(OutputPathError):
+        MP4Writer(str(f / "m" / "movie.mp4"), size=(64, 64))
+    with pytest.raises(OutputPathError):
+        GIFWriter(str(f / "m" / "movie.gif"))
+
+
+def test_frame_with_an_empty_species_list_holds_no_ions(tiny_results_path):
+    with ResultsFile(tiny_results_path) as res:
+        assert res.frame(0, species=[]).positions == {}
+        assert set(res.frame(0).positions) == set(res.species)

@@ -43,8 +43,9 @@ class PNGSequence:
     """Writes ``prefix_000000.png``, ... into a folder."""
 
     def __init__(self, folder, prefix: str = "frame"):
-        self.folder = os.fspath(folder)
-        os.makedirs(self.folder, exist_ok=True)
+        from ..results import ensure_output_dir
+
+        self.folder = ensure_output_dir(os.fspath(folder), what="PNG frames")
         self.prefix = prefix
         self.paths: list[str] = []
 
@@ -78,7 +79,9 @@ class MP4Writer:
         self.path = os.fspath(path)
         self.size = (int(size[0]), int(size[1]))
         self.fps = check_positive("fps", fps)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        from ..results import ensure_output_dir
+
+        ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=os.path.basename(self.path))
         self._gen = imageio_ffmpeg.write_frames(
             self.path, self.size, fps=self.fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
             quality=None, bitrate=None, macro_block_size=2, ffmpeg_log_level="error",
@@ -139,7 +142,11 @@ class GIFWriter:
     """
 
     def __init__(self, path, fps: float = 25.0, width: int | None = None):
+        from ..results import ensure_output_dir
+
         self.path = os.fspath(path)
+        # refuse an unwritable folder now, not after every frame has been rendered
+        ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=os.path.basename(self.path))
         self.delay_cs = gif_delay_cs(fps)
         self.fps = 100.0 / self.delay_cs
         self.width = None if width is None else int(width)
@@ -160,7 +167,6 @@ class GIFWriter:
     def close(self) -> None:
         if not self.frames:
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.frames[0].save(self.path, save_all=True, append_images=self.frames[1:], duration=10 * self.delay_cs,
                             loop=0, optimize=False, disposal=1)
         self.frames = []
@@ -267,8 +273,9 @@ def render_movie(scene, out_dir, *, timeline: Timeline | None = None, frames=Non
     if gif:
         gif_delay_cs(fps)
         gif_size(scene.size, gif_width)
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    from ..results import ensure_output_dir
+
+    out_dir = ensure_output_dir(os.fspath(out_dir), what="the movie")
     if frames is not None:
         idx = [int(i) for i in frames]
         times = [float(res.times_ms[i]) for i in idx]
