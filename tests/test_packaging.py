@@ -53,8 +53,6 @@ def _run(cmd, **kw):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="venv layout of POSIX systems")
-@pytest.mark.skipif(not os.environ.get("MICROSYN_WHEEL_TEST"),
-                    reason="builds and installs a wheel (about a minute): set MICROSYN_WHEEL_TEST=1, as .ci/run does")
 def test_wheel_in_a_fresh_venv_lists_and_runs_the_demos(tmp_path):
     """Reference: the checkout's demos/ folder (all ten listed) and demo 02 writing its figure where
     --out says, run from outside the repository with a regular (non-editable) install of the
