@@ -13,7 +13,9 @@ A step that ends inside without crossing an absorbing surface may still have tou
 continuous time. The Brownian-bridge probability of that, for a locally flat surface at distances
 d0 and d1 from the two end points, is exp(-d0 d1 / (D dt)) (Andrews & Bray 2004,
 doi:10.1088/1478-3967/1/3/001); the particle is absorbed with that probability, which makes
-absorption independent of dt.
+absorption independent of dt. It applies only where the bridge would touch the face itself, not
+the face's infinite plane (see :func:`bridge_absorption` for the faces of boxes and cylinders,
+their edges and corners).
 
 A step that cannot be resolved (a numerically degenerate corner, or more than
 ``MAX_REFLECTIONS`` reflections) is rejected: the particle stays where the step began, which is
@@ -29,9 +31,13 @@ import numpy as np
 from ..config import JIT, JIT_HOT
 from .geometry import (
     INF,
+    K_BOX,
+    K_CYLINDER,
     K_MESH,
+    entry_face,
     face_distance,
     face_normal,
+    face_point,
     mesh_safe_distance,
     prim_sdf,
     segment_interval,
@@ -175,10 +181,52 @@ def _on_boundary(s, p_own, x, y, z, kind, role, active, par, sdf, mesh_meta):
 def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
                       mesh_meta, bc, margin):
     """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
-    or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning."""
+    or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning.
+
+    The bridge of a step p0 -> p1 touches a flat surface at distances d0, d1 with probability
+    exp(-d0 d1 / (D dt)), most likely near the point c = p0 + t (p1 - p0), t = d0 / (d0 + d1)
+    (where the straight line from p0 to the mirror image of p1 crosses it). The probability
+    applies only where the surface point next to c lies on the face itself:
+
+    - a face of a solid box or cylinder, seen from inside: the distances are to the face's
+      plane (the infinite cylinder for the side) and c's projection must lie on the face
+      (rectangle, disc, axial range). Inside a box corner the faces then act independently,
+      which is exact for two perpendicular planes (independent coordinates);
+    - a hole box or cylinder, seen from outside: one chance per shape, with the distances to
+      the shape (its exact signed distance), charged to the face through which the bridge
+      would enter next to c (:func:`entry_face`). Beyond an edge or rim this treats the edge
+      as a plane at the edge distance, an upper bound on the edge's true hitting probability
+      (which needs both coordinates inside at once); the bias is confined to within a few rms
+      steps of the edges;
+    - spheres, half-spaces and meshes: one face, with the distances to the shape.
+
+    In every case the touching point must also be on the domain boundary (not inside another
+    hole, and for holes inside a solid; for solids not covered by another solid).
+    """
     n = kind.shape[0]
     for p in range(n):
         if role[p] == ROLE_HOLE and active[s, p] == 0:
+            continue
+        k = kind[p]
+        if role[p] == ROLE_HOLE and (k == K_BOX or k == K_CYLINDER):
+            d0 = prim_sdf(kind, par, sdf, mesh_meta, p, x0, y0, z0)
+            d1 = prim_sdf(kind, par, sdf, mesh_meta, p, x1, y1, z1)
+            if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
+                continue
+            prob = math.exp(-d0 * d1 / Ddt)
+            if prob < BRIDGE_NEGLIGIBLE:
+                continue
+            t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+            f, qx, qy, qz = entry_face(kind, par, p, x0 + t * (x1 - x0), y0 + t * (y1 - y0),
+                                       z0 + t * (z1 - z0))
+            surf = face_base[p] + f
+            if bc[s, surf] != BC_ABSORB:
+                continue
+            if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
+                continue
+            if u < prob:
+                return surf + 1
+            u = (u - prob) / (1.0 - prob)
             continue
         nf = face_base[p + 1] - face_base[p]
         for f in range(nf):
@@ -195,12 +243,20 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
             prob = math.exp(-d0 * d1 / Ddt)
             if prob < BRIDGE_NEGLIGIBLE:
                 continue
-            # is the nearest surface point of this face really on the domain boundary?
-            nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
-            sg = 1.0 if role[p] == ROLE_SOLID else -1.0
-            qx = x1 + sg * d1 * nx
-            qy = y1 + sg * d1 * ny
-            qz = z1 + sg * d1 * nz
+            if k == K_BOX or k == K_CYLINDER:
+                # solid: the touching point next to c must lie on this face
+                t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+                qx, qy, qz, on = face_point(kind, par, p, f, x0 + t * (x1 - x0),
+                                            y0 + t * (y1 - y0), z0 + t * (z1 - z0))
+                if not on:
+                    continue
+            else:
+                # one-face shapes: the nearest surface point of the end point
+                nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+                sg = 1.0 if role[p] == ROLE_SOLID else -1.0
+                qx = x1 + sg * d1 * nx
+                qy = y1 + sg * d1 * ny
+                qz = z1 + sg * d1 * nz
             if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
                 continue
             if u < prob:
