@@ -34,7 +34,6 @@ from .geometry import (
     K_BOX,
     K_CYLINDER,
     K_MESH,
-    entry_face,
     face_distance,
     face_normal,
     face_point,
@@ -184,20 +183,23 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
     or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning.
 
     The bridge of a step p0 -> p1 touches a flat surface at distances d0, d1 with probability
-    exp(-d0 d1 / (D dt)), most likely near the point c = p0 + t (p1 - p0), t = d0 / (d0 + d1)
-    (where the straight line from p0 to the mirror image of p1 crosses it). The probability
-    applies only where the surface point next to c lies on the face itself:
+    exp(-d0 d1 / (D dt)); where it first does so is, to leading order, near the point
+    c = p0 + t (p1 - p0), t = d0 / (d0 + d1) (where the straight line from p0 to the mirror
+    image of p1 crosses the plane), spread along the plane with the bridge's own standard
+    deviation sqrt(2 D dt t (1 - t)) per axis. For a face of finite extent (box faces, cylinder
+    caps and sides) the probability is applied only to the part that touches the face itself:
 
-    - a face of a solid box or cylinder, seen from inside: the distances are to the face's
-      plane (the infinite cylinder for the side) and c's projection must lie on the face
-      (rectangle, disc, axial range). Inside a box corner the faces then act independently,
-      which is exact for two perpendicular planes (independent coordinates);
-    - a hole box or cylinder, seen from outside: one chance per shape, with the distances to
-      the shape (its exact signed distance), charged to the face through which the bridge
-      would enter next to c (:func:`entry_face`). Beyond an edge or rim this treats the edge
-      as a plane at the edge distance, an upper bound on the edge's true hitting probability
-      (which needs both coordinates inside at once); the bias is confined to within a few rms
-      steps of the edges;
+    - a solid box or cylinder seen from inside: distances to the face's plane (the infinite
+      cylinder for the side), and c's projection must lie on the face (rectangle, disc, axial
+      range). Next to a box corner the faces then act independently, which is exact for
+      perpendicular planes (independent coordinates); in a union, a face's plane continued
+      into a neighbouring solid no longer absorbs;
+    - a hole box or cylinder seen from outside: distances to the face's plane, times the
+      probability that the Gaussian touching point lies on the face (:func:`face_point`).
+      Far from edges this is the flat-surface result; within a few rms steps of an edge or rim
+      it is an approximation (the faces act independently, and the touching point is taken at
+      the most likely time), which is continuous across the edge and also holds for a face
+      flush with a reflecting plane (an absorbing disc in a membrane);
     - spheres, half-spaces and meshes: one face, with the distances to the shape.
 
     In every case the touching point must also be on the domain boundary (not inside another
@@ -208,26 +210,7 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
         if role[p] == ROLE_HOLE and active[s, p] == 0:
             continue
         k = kind[p]
-        if role[p] == ROLE_HOLE and (k == K_BOX or k == K_CYLINDER):
-            d0 = prim_sdf(kind, par, sdf, mesh_meta, p, x0, y0, z0)
-            d1 = prim_sdf(kind, par, sdf, mesh_meta, p, x1, y1, z1)
-            if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
-                continue
-            prob = math.exp(-d0 * d1 / Ddt)
-            if prob < BRIDGE_NEGLIGIBLE:
-                continue
-            t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
-            f, qx, qy, qz = entry_face(kind, par, p, x0 + t * (x1 - x0), y0 + t * (y1 - y0),
-                                       z0 + t * (z1 - z0))
-            surf = face_base[p] + f
-            if bc[s, surf] != BC_ABSORB:
-                continue
-            if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
-                continue
-            if u < prob:
-                return surf + 1
-            u = (u - prob) / (1.0 - prob)
-            continue
+        finite = k == K_BOX or k == K_CYLINDER
         nf = face_base[p + 1] - face_base[p]
         for f in range(nf):
             surf = face_base[p] + f
@@ -243,12 +226,15 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
             prob = math.exp(-d0 * d1 / Ddt)
             if prob < BRIDGE_NEGLIGIBLE:
                 continue
-            if k == K_BOX or k == K_CYLINDER:
-                # solid: the touching point next to c must lie on this face
+            if finite:
                 t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
-                qx, qy, qz, on = face_point(kind, par, p, f, x0 + t * (x1 - x0),
-                                            y0 + t * (y1 - y0), z0 + t * (z1 - z0))
-                if not on:
+                sig = 0.0
+                if role[p] == ROLE_HOLE:
+                    sig = math.sqrt(2.0 * Ddt * t * (1.0 - t))
+                qx, qy, qz, w = face_point(kind, par, p, f, x0 + t * (x1 - x0),
+                                           y0 + t * (y1 - y0), z0 + t * (z1 - z0), sig)
+                prob *= w
+                if prob < BRIDGE_NEGLIGIBLE:
                     continue
             else:
                 # one-face shapes: the nearest surface point of the end point

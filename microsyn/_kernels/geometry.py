@@ -202,87 +202,67 @@ def face_distance(kind, par, sdf, mesh_meta, p, f, x, y, z):
     return -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
 
 
+@nb.njit(inline="always", **JIT)
+def _within(v, lo, hi, sig):
+    """Probability that v + sig g (g standard normal) lies in [lo, hi]; the indicator at sig = 0."""
+    if sig <= 0.0:
+        return 1.0 if lo <= v <= hi else 0.0
+    r2 = math.sqrt(2.0) * sig
+    return 0.5 * (math.erfc((lo - v) / r2) - math.erfc((hi - v) / r2))
+
+
 @nb.njit(**JIT_HOT)
-def face_point(kind, par, p, f, x, y, z):
-    """Where the Brownian bridge of a step near face ``f`` of a box or cylinder ``p`` would touch
-    it: the projection (qx, qy, qz) [um] of (x, y, z) onto the face's plane (the infinite
-    cylinder for a side), and whether that projection lies on the face itself (within its
-    rectangle, disc or axial range). Other kinds: the point itself and True."""
+def face_point(kind, par, p, f, x, y, z, sig):
+    """Where, and how likely, a Brownian bridge near face ``f`` of a box or cylinder ``p``
+    touches the face itself rather than the rest of its plane.
+
+    (x, y, z) [um] is the bridge's expected position when it reaches the face's plane (the
+    infinite cylinder for a side); its position along the plane is Gaussian with standard
+    deviation ``sig`` [um] per axis around the projection of that point. Returns the projection
+    clamped onto the face (qx, qy, qz) [um] and the probability that the touching point lies
+    on the face: within the rectangle (box face), the disc (cap; across the rim only, valid for
+    ``sig`` much smaller than the radius) or the axial range (side). ``sig = 0`` gives the
+    indicator. Other kinds: the point itself and 1.
+    """
     k = kind[p]
     if k == K_BOX:
         a = f // 2
-        qx = x
-        qy = y
-        qz = z
+        q0 = x
+        q1 = y
+        q2 = z
         v = par[p, a] if f % 2 == 0 else par[p, 3 + a]
+        w = 1.0
         if a == 0:
-            qx = v
-        elif a == 1:
-            qy = v
+            q0 = v
         else:
-            qz = v
-        on = True
-        if a != 0 and not (par[p, 0] <= qx <= par[p, 3]):
-            on = False
-        if a != 1 and not (par[p, 1] <= qy <= par[p, 4]):
-            on = False
-        if a != 2 and not (par[p, 2] <= qz <= par[p, 5]):
-            on = False
-        return qx, qy, qz, on
+            w *= _within(x, par[p, 0], par[p, 3], sig)
+            q0 = min(max(x, par[p, 0]), par[p, 3])
+        if a == 1:
+            q1 = v
+        else:
+            w *= _within(y, par[p, 1], par[p, 4], sig)
+            q1 = min(max(y, par[p, 1]), par[p, 4])
+        if a == 2:
+            q2 = v
+        else:
+            w *= _within(z, par[p, 2], par[p, 5], sig)
+            q2 = min(max(z, par[p, 2]), par[p, 5])
+        return q0, q1, q2, w
     if k == K_CYLINDER:
         ax, rx, ry, rz = _cylinder_local(par, p, x, y, z)
         R = par[p, 6]
         L = par[p, 7]
+        r = math.sqrt(rx * rx + ry * ry + rz * rz)
         if f == 1 or f == 2:
             h = 0.0 if f == 1 else L
-            r2 = rx * rx + ry * ry + rz * rz
-            return (par[p, 0] + h * par[p, 3] + rx, par[p, 1] + h * par[p, 4] + ry,
-                    par[p, 2] + h * par[p, 5] + rz, r2 <= R * R)
-        r = math.sqrt(rx * rx + ry * ry + rz * rz)
+            sc = R / r if r > R else 1.0
+            return (par[p, 0] + h * par[p, 3] + sc * rx, par[p, 1] + h * par[p, 4] + sc * ry,
+                    par[p, 2] + h * par[p, 5] + sc * rz, _within(r, -INF, R, sig))
         sc = R / r if r > 0.0 else 0.0
-        return (par[p, 0] + ax * par[p, 3] + sc * rx, par[p, 1] + ax * par[p, 4] + sc * ry,
-                par[p, 2] + ax * par[p, 5] + sc * rz, 0.0 <= ax <= L)
-    return x, y, z, True
-
-
-@nb.njit(**JIT_HOT)
-def entry_face(kind, par, p, x, y, z):
-    """For a point outside a box or cylinder ``p``: the face (f, qx, qy, qz) through which a
-    Brownian bridge passing nearby would enter it, and the nearest point of the solid [um].
-
-    Over a face the answer is that face. Beyond an edge (or a rim), where the nearest point is
-    the edge, it is the face whose plane lies farther away: entering needs every coordinate
-    to come inside, and the one that comes last (the farthest) decides the face.
-    """
-    k = kind[p]
-    if k == K_BOX:
-        best = -INF
-        f = 0
-        for a in range(3):
-            lo = par[p, a]
-            hi = par[p, 3 + a]
-            c = (x, y, z)[a]
-            if lo - c > best:
-                best = lo - c
-                f = 2 * a
-            if c - hi > best:
-                best = c - hi
-                f = 2 * a + 1
-        return (f, min(max(x, par[p, 0]), par[p, 3]), min(max(y, par[p, 1]), par[p, 4]),
-                min(max(z, par[p, 2]), par[p, 5]))
-    # cylinder
-    ax, rx, ry, rz = _cylinder_local(par, p, x, y, z)
-    R = par[p, 6]
-    L = par[p, 7]
-    r = math.sqrt(rx * rx + ry * ry + rz * rz)
-    dr = r - R
-    f = 0
-    if max(-ax, ax - L) > dr:
-        f = 1 if -ax > ax - L else 2
-    axc = min(max(ax, 0.0), L)
-    sc = R / r if r > R else 1.0
-    return (f, par[p, 0] + axc * par[p, 3] + sc * rx, par[p, 1] + axc * par[p, 4] + sc * ry,
-            par[p, 2] + axc * par[p, 5] + sc * rz)
+        axc = min(max(ax, 0.0), L)
+        return (par[p, 0] + axc * par[p, 3] + sc * rx, par[p, 1] + axc * par[p, 4] + sc * ry,
+                par[p, 2] + axc * par[p, 5] + sc * rz, _within(ax, 0.0, L, sig))
+    return x, y, z, 1.0
 
 
 @nb.njit(**JIT_HOT)
