@@ -157,20 +157,40 @@ def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_met
 
 
 @nb.njit(**JIT_HOT)
-def _on_boundary(s, p_own, x, y, z, kind, role, active, par, sdf, mesh_meta):
-    """True where a point on the surface of primitive ``p_own`` is on the domain boundary."""
+def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, mesh_meta):
+    """True where a point on the surface of primitive ``p_own`` (outward normal n there) is on
+    the domain boundary.
+
+    The other primitives are tested a few tolerances off the surface, on the side where they
+    would matter: beyond a solid's face (another solid there makes the face internal, also when
+    the two faces coincide), on the domain side of it (a hole there cuts it away), and on the
+    domain side of a hole's face (another hole there covers it; a solid must hold it).
+    """
     n = kind.shape[0]
+    e = 4.0 * INSIDE_TOL
+    ox = x + e * nx  # beyond p_own's surface (outside p_own)
+    oy = y + e * ny
+    oz = z + e * nz
+    ix = x - e * nx  # inside p_own
+    iy = y - e * ny
+    iz = z - e * nz
+    own_solid = role[p_own] == ROLE_SOLID
     for p in range(n):
         if p == p_own:
             continue
-        d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
-        if role[p] == ROLE_SOLID and role[p_own] == ROLE_SOLID and d < -INSIDE_TOL:
-            return False  # covered by another solid: interior of the union
-        if role[p] == ROLE_HOLE and active[s, p] != 0 and d < -INSIDE_TOL:
-            return False  # inside another hole
-    if role[p_own] == ROLE_HOLE:
+        if role[p] == ROLE_SOLID:
+            if own_solid and prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz) < -INSIDE_TOL:
+                return False  # covered by another solid: interior of the union
+        elif active[s, p] != 0:
+            if own_solid:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, ix, iy, iz)
+            else:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz)
+            if d < -INSIDE_TOL:
+                return False  # inside another hole
+    if not own_solid:
         for p in range(n):
-            if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= INSIDE_TOL:
+            if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz) <= INSIDE_TOL:
                 return True
         return False
     return True
@@ -236,6 +256,7 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
                 prob *= w
                 if prob < BRIDGE_NEGLIGIBLE:
                     continue
+                nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, qx, qy, qz)
             else:
                 # one-face shapes: the nearest surface point of the end point
                 nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
@@ -243,7 +264,8 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
                 qx = x1 + sg * d1 * nx
                 qy = y1 + sg * d1 * ny
                 qz = z1 + sg * d1 * nz
-            if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
+            if not _on_boundary(s, p, qx, qy, qz, nx, ny, nz, kind, role, active, par, sdf,
+                                mesh_meta):
                 continue
             if u < prob:
                 return surf + 1
