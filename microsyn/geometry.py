@@ -33,7 +33,14 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ._kernels import geometry as _kg
-from .errors import GeometryError, MeshError, ParameterError, check_positive, check_vector3
+from .errors import (
+    GeometryError,
+    MeshError,
+    ParameterError,
+    check_finite,
+    check_positive,
+    check_vector3,
+)
 
 BOUNDARY_CODES = {"reflect": 0, "absorb": 1, "transmit": 2}
 
@@ -231,12 +238,42 @@ class Box(Shape):
 class Slab(Box):
     """The region between two parallel planes ``z_lo <= z <= z_hi`` (e.g. a synaptic cleft).
 
+    Parameters
+    ----------
+    z_lo, z_hi : float
+        Heights of the lower and upper planes [um], ``z_lo < z_hi``.
+    half_width : float
+        Lateral half-width [um]: the slab spans ``-half_width <= x, y <= half_width``
+        (default: unbounded).
+    name : str, optional
+
     Faces are named ``lower`` and ``upper`` (the planes) plus ``xmin``.. ``ymax`` when
-    ``half_width`` bounds the slab laterally.
+    ``half_width`` bounds the slab laterally. For a box with other lateral bounds use
+    :class:`Box`.
+
+    Example
+    -------
+    >>> Slab(-0.005, 0.0, half_width=2.0).bounds()[0].tolist()   # a 5 nm membrane, 4 um wide
+    [-2.0, -2.0, -0.005]
     """
 
     def __init__(self, z_lo: float, z_hi: float, half_width: float = math.inf, name: str | None = None):
-        w = check_positive("half_width", half_width, allow_inf=True)
+        for label, v in (("z_lo", z_lo), ("z_hi", z_hi)):
+            if np.ndim(v) != 0:
+                raise GeometryError(
+                    f"Slab takes two heights and a half-width, Slab(z_lo, z_hi, half_width=...) "
+                    f"[um], but {label} is {v!r}; for corners lo and hi use Box(lo, hi), e.g. "
+                    f"Box((-2, -2, -0.005), (2, 2, 0)), or Slab(-0.005, 0.0, half_width=2.0)"
+                )
+        try:
+            z_lo = check_finite("Slab z_lo [um]", z_lo)
+            z_hi = check_finite("Slab z_hi [um]", z_hi)
+            w = check_positive("Slab half_width [um]", half_width, allow_inf=True)
+        except ParameterError as e:
+            raise GeometryError(f"{e}; call Slab(z_lo, z_hi, half_width=...)") from None
+        if not z_hi > z_lo:
+            raise GeometryError(f"Slab needs z_lo < z_hi [um], got z_lo={z_lo!r}, z_hi={z_hi!r}; "
+                                f"swap them")
         super().__init__((-w, -w, z_lo), (w, w, z_hi), name=name)
         self.faces = ("xmin", "xmax", "ymin", "ymax", "lower", "upper")
 

@@ -221,3 +221,20 @@ def test_face_point_kernel_matches_python_reference(shape):
                 q_ref, w_ref = _ref_face_point(shape, f, c, sig)
                 np.testing.assert_allclose([qx, qy, qz], q_ref, atol=1e-12)
                 assert abs(w - w_ref) < 1e-12
+
+
+@pytest.mark.parametrize("args, match", [
+    (((-2, -2, -0.005), (2, 2, 0)), r"use Box\(lo, hi\)"),
+    ((0.0, (2, 2, 0)), r"Slab\(z_lo, z_hi, half_width"),
+    ((0.02, 0.0), "z_lo < z_hi"),
+    ((float("nan"), 0.0), "must be finite"),
+    ((0.0, "top"), "must be a number"),
+    ((0.0, 0.02, -1.0), "half_width"),
+])
+def test_slab_with_bad_arguments_says_how_to_call_it(args, match):
+    """Issue 8 item 11: Box-style corners given to Slab raise GeometryError naming the right
+    call (Slab(z_lo, z_hi, half_width=...) or Box(lo, hi)), not a numpy error."""
+    with pytest.raises(GeometryError, match=match):
+        ms.Slab(*args)
+    s = ms.Slab(-0.005, 0.0, half_width=2.0)
+    assert s.bounds()[0].tolist() == [-2.0, -2.0, -0.005] and s.faces[4:] == ("lower", "upper")
