@@ -384,6 +384,56 @@ def list_meshes() -> list[str]:
     return sorted(p.stem for p in mesh_dir().iterdir() if p.suffix.lower() in MESH_SUFFIXES)
 
 
+_STL_HINT = "export the mesh again as STL, or as OBJ, PLY or VTK"
+
+
+def _check_stl_file(path: Path, label: str) -> None:
+    """Raise :class:`MeshError` unless ``path`` looks like a binary or an ASCII STL file.
+
+    Binary: an 80-byte header, a triangle count N and 50 bytes per triangle (84 + 50 N bytes).
+    ASCII: text starting with ``solid`` and holding ``facet`` and ``vertex`` records.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if size >= 84:
+        n_tri = int.from_bytes(head[80:84], "little")
+        if n_tri > 0 and size >= 84 + 50 * n_tri:
+            return  # binary
+    try:
+        text = head.decode("ascii").lower()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.lstrip().startswith("solid") and "facet" in text and "vertex" in text:
+        return  # ASCII
+    if size >= 84:
+        why = (f"as binary STL its header announces {int.from_bytes(head[80:84], 'little')} "
+               f"triangles (84 + 50 bytes each) but the file has {size} bytes, and it is not an "
+               f"ASCII STL (text starting with 'solid' with 'facet' and 'vertex' lines)")
+    else:
+        why = (f"{size} bytes is shorter than a binary STL header, and it is not an ASCII STL "
+               f"(text starting with 'solid' with 'facet' and 'vertex' lines)")
+    raise MeshError(f"{label}: could not be read as STL (binary or ASCII): {why}; {_STL_HINT}")
+
+
+def _read_quietly(path: Path):
+    """``pyvista.read`` with VTK's error and warning output switched off for the call (a reader
+    that fails reports through the exception or an empty result instead)."""
+    import warnings
+
+    import pyvista as pv
+    from vtkmodules.vtkCommonCore import vtkObject
+
+    shown = vtkObject.GetGlobalWarningDisplay()
+    vtkObject.GlobalWarningDisplayOff()
+    try:
+        with warnings.catch_warnings():  # VTK warns before failing; we raise MeshError instead
+            warnings.simplefilter("ignore")
+            return pv.read(str(path))
+    finally:
+        vtkObject.SetGlobalWarningDisplay(shown)
+
+
 def load_mesh(source):
     """Read a closed triangle mesh from a path, a shipped mesh name or a pyvista.PolyData.
 
@@ -410,15 +460,20 @@ def load_mesh(source):
             label = path.name
         if path.suffix.lower() not in MESH_SUFFIXES:
             raise MeshError(f"{label}: unsupported mesh format {path.suffix!r}; use one of {MESH_SUFFIXES}")
-        import warnings
-
+        is_stl = path.suffix.lower() == ".stl"
+        if is_stl:
+            _check_stl_file(path, label)
         try:
-            with warnings.catch_warnings():  # VTK warns before failing; we raise MeshError instead
-                warnings.simplefilter("ignore")
-                data = pv.read(str(path))
+            data = _read_quietly(path)
         except Exception as e:  # noqa: BLE001 (reader errors vary by format)
+            if is_stl:
+                raise MeshError(f"{label}: could not be read as STL (binary or ASCII): {e}; "
+                                f"{_STL_HINT}") from None
             raise MeshError(f"{label}: cannot read the mesh ({e})") from None
         poly = data if isinstance(data, pv.PolyData) else data.extract_surface()
+        if is_stl and (poly.n_points == 0 or poly.n_cells == 0):
+            raise MeshError(f"{label}: could not be read as STL (binary or ASCII): the reader "
+                            f"found no triangles; {_STL_HINT}")
     if poly.n_points == 0 or poly.n_cells == 0:
         raise MeshError(f"{label}: the mesh has no triangles")
     if not np.all(np.isfinite(poly.points)):

@@ -238,3 +238,26 @@ def test_slab_with_bad_arguments_says_how_to_call_it(args, match):
         ms.Slab(*args)
     s = ms.Slab(-0.005, 0.0, half_width=2.0)
     assert s.bounds()[0].tolist() == [-2.0, -2.0, -0.005] and s.faces[4:] == ("lower", "upper")
+
+
+def test_junk_saved_as_stl_is_refused_quietly(tmp_path, capfd):
+    """Issue 8 item 8: random bytes, plain text, a truncated binary STL and an ASCII STL with a
+    bad number raise MeshError "could not be read as STL (binary or ASCII)", and nothing (no
+    VTK reader errors) reaches stdout or stderr."""
+    import struct
+
+    files = {
+        "random.stl": np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+        "text.stl": b"hello world\nthis is not an stl\n" * 20,
+        "truncated.stl": b"x" * 80 + struct.pack("<I", 10) + b"\0" * 120,
+        "badnumber.stl": (b"solid x\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 zz\n"
+                          b"  endloop\n endfacet\nendsolid x\n"),
+    }
+    capfd.readouterr()
+    for name, data in files.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(MeshError, match=r"could not be read as STL \(binary or ASCII\)"):
+            ms.Mesh(p)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
