@@ -500,9 +500,61 @@ def check_closed_mesh(poly, label: str = "mesh") -> None:
             f"(e.g. pyvista's fill_holes or a mesh repair tool) before using it as a boundary"
         )
     if n_nonmanifold:
-        raise MeshError(f"{label}: the mesh is not manifold ({n_nonmanifold} edges shared by >2 triangles)")
+        raise MeshError(
+            f"{label}: the mesh is not manifold ({n_nonmanifold} edges shared by more than two "
+            f"triangles, as where two closed surfaces were joined along an edge); merge the parts "
+            f"into one surface with a boolean union (e.g. pyvista's a.boolean_union(b), Blender's "
+            f"Boolean modifier or MeshFix) or remove the extra triangles"
+        )
+    # consistent orientation: every directed edge once (its neighbour runs it backwards)
+    directed = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    _, dcounts = np.unique(directed, axis=0, return_counts=True)
+    n_flipped = int(np.sum(dcounts > 1))
+    if n_flipped:
+        raise MeshError(
+            f"{label}: the triangles are not consistently oriented ({n_flipped} edges run the same "
+            f"way in both of their triangles); reorient them, e.g. with pyvista's "
+            f"compute_normals(consistent_normals=True, auto_orient_normals=True) or MeshLab's "
+            f"'Re-Orient all faces coherently'"
+        )
+    n_cross, pairs = find_self_intersections(poly)
+    if n_cross:
+        a, b = (int(v) for v in pairs[0])
+        where = [round(float(v), 4) for v in poly.points[tri[a]].astype(float).mean(axis=0)]
+        raise MeshError(
+            f"{label}: the surface intersects itself ({n_cross} pairs of triangles cross, e.g. "
+            f"triangles {a} and {b} near {where} um), as when two overlapping closed surfaces are "
+            f"saved in one file; the inside/outside test would then count the overlap as outside. "
+            f"Merge the parts into one surface with a boolean union (e.g. pyvista's "
+            f"a.boolean_union(b), Blender's Boolean modifier, or MeshFix / MeshLab) and load the "
+            f"result"
+        )
     if poly.volume <= 0:
         raise MeshError(f"{label}: the mesh encloses no volume")
+
+
+def find_self_intersections(poly, max_report: int = 16):
+    """Pairs of triangles of a triangulated ``pyvista.PolyData`` that cross each other.
+
+    Triangles sharing a vertex and coplanar contacts are not counted (see
+    :mod:`microsyn._kernels.meshcheck`). Returns (number of crossing pairs, up to
+    ``max_report`` pairs as an (k, 2) array of triangle indices).
+    """
+    from ._kernels.meshcheck import self_intersections
+
+    faces = np.ascontiguousarray(poly.faces.reshape(-1, 4)[:, 1:], dtype=np.int64)
+    tri = np.ascontiguousarray(poly.points[faces], dtype=np.float64)
+    out = np.zeros((max_report, 2), np.int64)
+    if len(faces) < 2:
+        return 0, out[:0]
+    lo = tri.min(axis=(0, 1))
+    hi = tri.max(axis=(0, 1))
+    ext = tri.max(axis=1) - tri.min(axis=1)
+    # cells about twice a typical triangle, at most ~4 million of them
+    h = max(2.0 * float(np.median(ext.max(axis=1))), float(np.max(hi - lo)) / 160.0, 1e-12)
+    dims = np.maximum(np.ceil((hi - lo) / h).astype(np.int64), 1)
+    n = int(self_intersections(tri, faces, lo, h, int(dims[0]), int(dims[1]), int(dims[2]), out))
+    return n, out[: min(n, max_report)]
 
 
 class Mesh(Shape):

@@ -261,3 +261,88 @@ def test_junk_saved_as_stl_is_refused_quietly(tmp_path, capfd):
             ms.Mesh(p)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# ------------------------------------------------------------------ malformed closed meshes
+def _two_overlapping_spheres():
+    import pyvista as pv
+
+    a = pv.Sphere(radius=0.5, theta_resolution=30, phi_resolution=30)
+    return a.merge(a.translate((0.4, 0.0, 0.0), inplace=False))
+
+
+def test_self_intersecting_mesh_is_refused_with_repair_advice(tmp_path):
+    """Issue 8 item 2: two overlapping closed spheres saved as one STL used to load (every edge
+    shared by two triangles), and the overlap then counted as outside. Now MeshError says the
+    surface intersects itself and how to repair it (a boolean union)."""
+    path = tmp_path / "two_spheres.stl"
+    _two_overlapping_spheres().save(path)
+    with pytest.raises(MeshError, match=r"intersects itself.*boolean union"):
+        ms.Mesh(path)
+
+
+def test_non_manifold_and_inconsistently_oriented_meshes_are_refused():
+    """Two tetrahedra joined along one edge (an edge of four triangles), and an icosphere with
+    one triangle flipped: MeshError naming the defect and the repair."""
+    import pyvista as pv
+
+    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1],
+                    [0, -1, 0], [0, 0, -1]], float)
+    tets = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3), (0, 1, 4), (0, 5, 1), (0, 4, 5), (1, 5, 4)]
+    joined = pv.PolyData(pts, np.hstack([[3, *t] for t in tets]))
+    with pytest.raises(MeshError, match=r"not manifold.*boolean union"):
+        ms.Mesh(joined)
+    ico = pv.Icosphere(radius=0.5, nsub=2)
+    f = ico.faces.reshape(-1, 4).copy()
+    f[7, 1:] = f[7, [1, 3, 2]]
+    ico.faces = f.ravel()
+    with pytest.raises(MeshError, match="not consistently oriented"):
+        ms.Mesh(ico)
+
+
+def _ref_crossing_pairs(tri, faces):
+    """Brute-force reference: all pairs not sharing a vertex where an edge of one triangle
+    meets the other's interior, by solving p + t d = a + u e1 + v e2 for each edge."""
+    out = set()
+    m = len(tri)
+    for a in range(m):
+        for b in range(a + 1, m):
+            if set(faces[a]) & set(faces[b]):
+                continue
+            hit = False
+            for s_, t_ in ((a, b), (b, a)):
+                A = tri[t_]
+                for e in range(3):
+                    p, q = tri[s_][e], tri[s_][(e + 1) % 3]
+                    M = np.column_stack([p - q, A[1] - A[0], A[2] - A[0]])
+                    if abs(np.linalg.det(M)) < 1e-14:
+                        continue
+                    t, u, v = np.linalg.solve(M, p - A[0])
+                    tol = 1e-9
+                    if tol < t < 1 - tol and u > tol and v > tol and u + v < 1 - tol:
+                        hit = True
+            if hit:
+                out.add((a, b))
+    return out
+
+
+def test_self_intersection_kernel_matches_brute_force_reference():
+    """The grid-bucketed kernel against the all-pairs reference above on two overlapping
+    icospheres (2 x 80 triangles, randomly rotated): the same set of crossing pairs; none on
+    one icosphere or on the shipped sphere (20,480 triangles)."""
+    import pyvista as pv
+    from scipy.spatial.transform import Rotation
+
+    from microsyn.geometry import find_self_intersections, load_mesh
+
+    a = pv.Icosphere(radius=0.5, nsub=1)
+    b = a.copy()
+    b.points = Rotation.random(random_state=4).apply(b.points) + np.array([0.35, 0.2, 0.1])
+    poly = load_mesh(a.merge(b))
+    faces = poly.faces.reshape(-1, 4)[:, 1:]
+    tri = poly.points[faces].astype(float)
+    n, pairs = find_self_intersections(poly, max_report=10_000)
+    ref = _ref_crossing_pairs(tri, faces)
+    assert n > 0 and {tuple(p) for p in pairs.tolist()} == ref and n == len(ref)
+    assert find_self_intersections(load_mesh(a))[0] == 0
+    assert find_self_intersections(load_mesh("sphere"))[0] == 0
