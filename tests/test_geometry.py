@@ -264,11 +264,12 @@ def test_junk_saved_as_stl_is_refused_quietly(tmp_path, capfd):
 
 
 # ------------------------------------------------------------------ malformed closed meshes
-def _two_overlapping_spheres():
+def _two_overlapping_spheres(merged=True):
     import pyvista as pv
 
-    a = pv.Sphere(radius=0.5, theta_resolution=30, phi_resolution=30)
-    return a.merge(a.translate((0.4, 0.0, 0.0), inplace=False))
+    a = pv.Sphere(radius=0.5, theta_resolution=30, phi_resolution=30).triangulate()
+    b = a.translate((0.4, 0.0, 0.0), inplace=False)
+    return a.merge(b) if merged else (a, b)
 
 
 def test_self_intersecting_mesh_is_refused_with_repair_advice(tmp_path):
@@ -279,6 +280,10 @@ def test_self_intersecting_mesh_is_refused_with_repair_advice(tmp_path):
     _two_overlapping_spheres().save(path)
     with pytest.raises(MeshError, match=r"intersects itself.*boolean union"):
         ms.Mesh(path)
+    # the advised repair loads, and the overlap is inside
+    a, b = _two_overlapping_spheres(merged=False)
+    union = a.boolean_union(b)
+    assert ms.Mesh(union).contains([(0.2, 0.0, 0.0)]).tolist() == [True]
 
 
 def test_non_manifold_and_inconsistently_oriented_meshes_are_refused():

@@ -209,12 +209,12 @@ def test_small_absorbing_target_is_hit_with_probability_capacitance_over_r0(shap
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dt", [2.5e-7, 1e-6])
+@pytest.mark.parametrize("dt", [5e-7, 1e-6])
 @pytest.mark.parametrize("shape", ["sphere", "cube", "cylinder"])
 def test_small_absorbing_target_capacitance_long(shape, dt):
-    """As above with 100,000 particles (4 SE about 3 %) at two time steps."""
-    p, theory, ref_err = _hit_small_target(shape, 100_000, dt, seed=12)
-    _check(p, theory, 100_000, ref_err, f"{shape} dt={dt}")
+    """As above with 50,000 particles (4 SE about 4.5 %) at two time steps."""
+    p, theory, ref_err = _hit_small_target(shape, 50_000, dt, seed=12)
+    _check(p, theory, 50_000, ref_err, f"{shape} dt={dt}")
 
 
 A_DISC = 0.02  # [um]
@@ -247,7 +247,7 @@ def test_absorbing_disc_in_reflecting_membrane_matches_conducting_disc(start):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dt", [2.5e-7, 1e-6, 4e-6])
+@pytest.mark.parametrize("dt", [5e-7, 1e-6, 4e-6])
 def test_absorbing_disc_in_reflecting_membrane_long(dt):
     """As above from beside the rim, 50,000 particles, three time steps (the largest with an rms
     step of a sixth of the radius)."""
