@@ -483,7 +483,16 @@ def load_mesh(source):
 
 
 def check_closed_mesh(poly, label: str = "mesh") -> None:
-    """Raise :class:`MeshError` unless the mesh is a closed (watertight), manifold surface."""
+    """Raise :class:`MeshError` unless the mesh is one closed (watertight), manifold,
+    consistently oriented surface that does not intersect itself.
+
+    Checks, each with a message saying how to repair the mesh: triangles only, no degenerate
+    triangles, every edge in exactly two triangles (watertight and manifold), every edge run
+    in opposite directions by its two triangles (orientation), and no two triangles crossing
+    (:func:`find_self_intersections`; overlapping parts would make the parity inside test
+    count their overlap as outside). The crossing test is bucketed on a grid: about a third of
+    a second for the 30,000-triangle spine.
+    """
     faces = poly.faces.reshape(-1, 4) if poly.n_cells else np.zeros((0, 4), int)
     if faces.size == 0 or np.any(faces[:, 0] != 3):
         raise MeshError(f"{label}: the mesh must consist of triangles")
