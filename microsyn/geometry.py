@@ -33,7 +33,14 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ._kernels import geometry as _kg
-from .errors import GeometryError, MeshError, ParameterError, check_positive, check_vector3
+from .errors import (
+    GeometryError,
+    MeshError,
+    ParameterError,
+    check_finite,
+    check_positive,
+    check_vector3,
+)
 
 BOUNDARY_CODES = {"reflect": 0, "absorb": 1, "transmit": 2}
 
@@ -231,12 +238,42 @@ class Box(Shape):
 class Slab(Box):
     """The region between two parallel planes ``z_lo <= z <= z_hi`` (e.g. a synaptic cleft).
 
+    Parameters
+    ----------
+    z_lo, z_hi : float
+        Heights of the lower and upper planes [um], ``z_lo < z_hi``.
+    half_width : float
+        Lateral half-width [um]: the slab spans ``-half_width <= x, y <= half_width``
+        (default: unbounded).
+    name : str, optional
+
     Faces are named ``lower`` and ``upper`` (the planes) plus ``xmin``.. ``ymax`` when
-    ``half_width`` bounds the slab laterally.
+    ``half_width`` bounds the slab laterally. For a box with other lateral bounds use
+    :class:`Box`.
+
+    Example
+    -------
+    >>> Slab(-0.005, 0.0, half_width=2.0).bounds()[0].tolist()   # a 5 nm membrane, 4 um wide
+    [-2.0, -2.0, -0.005]
     """
 
     def __init__(self, z_lo: float, z_hi: float, half_width: float = math.inf, name: str | None = None):
-        w = check_positive("half_width", half_width, allow_inf=True)
+        for label, v in (("z_lo", z_lo), ("z_hi", z_hi)):
+            if np.ndim(v) != 0:
+                raise GeometryError(
+                    f"Slab takes two heights and a half-width, Slab(z_lo, z_hi, half_width=...) "
+                    f"[um], but {label} is {v!r}; for corners lo and hi use Box(lo, hi), e.g. "
+                    f"Box((-2, -2, -0.005), (2, 2, 0)), or Slab(-0.005, 0.0, half_width=2.0)"
+                )
+        try:
+            z_lo = check_finite("Slab z_lo [um]", z_lo)
+            z_hi = check_finite("Slab z_hi [um]", z_hi)
+            w = check_positive("Slab half_width [um]", half_width, allow_inf=True)
+        except ParameterError as e:
+            raise GeometryError(f"{e}; call Slab(z_lo, z_hi, half_width=...)") from None
+        if not z_hi > z_lo:
+            raise GeometryError(f"Slab needs z_lo < z_hi [um], got z_lo={z_lo!r}, z_hi={z_hi!r}; "
+                                f"swap them")
         super().__init__((-w, -w, z_lo), (w, w, z_hi), name=name)
         self.faces = ("xmin", "xmax", "ymin", "ymax", "lower", "upper")
 
@@ -347,6 +384,56 @@ def list_meshes() -> list[str]:
     return sorted(p.stem for p in mesh_dir().iterdir() if p.suffix.lower() in MESH_SUFFIXES)
 
 
+_STL_HINT = "export the mesh again as STL, or as OBJ, PLY or VTK"
+
+
+def _check_stl_file(path: Path, label: str) -> None:
+    """Raise :class:`MeshError` unless ``path`` looks like a binary or an ASCII STL file.
+
+    Binary: an 80-byte header, a triangle count N and 50 bytes per triangle (84 + 50 N bytes).
+    ASCII: text starting with ``solid`` and holding ``facet`` and ``vertex`` records.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if size >= 84:
+        n_tri = int.from_bytes(head[80:84], "little")
+        if n_tri > 0 and size >= 84 + 50 * n_tri:
+            return  # binary
+    try:
+        text = head.decode("ascii").lower()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.lstrip().startswith("solid") and "facet" in text and "vertex" in text:
+        return  # ASCII
+    if size >= 84:
+        why = (f"as binary STL its header announces {int.from_bytes(head[80:84], 'little')} "
+               f"triangles (84 + 50 bytes each) but the file has {size} bytes, and it is not an "
+               f"ASCII STL (text starting with 'solid' with 'facet' and 'vertex' lines)")
+    else:
+        why = (f"{size} bytes is shorter than a binary STL header, and it is not an ASCII STL "
+               f"(text starting with 'solid' with 'facet' and 'vertex' lines)")
+    raise MeshError(f"{label}: could not be read as STL (binary or ASCII): {why}; {_STL_HINT}")
+
+
+def _read_quietly(path: Path):
+    """``pyvista.read`` with VTK's error and warning output switched off for the call (a reader
+    that fails reports through the exception or an empty result instead)."""
+    import warnings
+
+    import pyvista as pv
+    from vtkmodules.vtkCommonCore import vtkObject
+
+    shown = vtkObject.GetGlobalWarningDisplay()
+    vtkObject.GlobalWarningDisplayOff()
+    try:
+        with warnings.catch_warnings():  # VTK warns before failing; we raise MeshError instead
+            warnings.simplefilter("ignore")
+            return pv.read(str(path))
+    finally:
+        vtkObject.SetGlobalWarningDisplay(shown)
+
+
 def load_mesh(source):
     """Read a closed triangle mesh from a path, a shipped mesh name or a pyvista.PolyData.
 
@@ -373,15 +460,20 @@ def load_mesh(source):
             label = path.name
         if path.suffix.lower() not in MESH_SUFFIXES:
             raise MeshError(f"{label}: unsupported mesh format {path.suffix!r}; use one of {MESH_SUFFIXES}")
-        import warnings
-
+        is_stl = path.suffix.lower() == ".stl"
+        if is_stl:
+            _check_stl_file(path, label)
         try:
-            with warnings.catch_warnings():  # VTK warns before failing; we raise MeshError instead
-                warnings.simplefilter("ignore")
-                data = pv.read(str(path))
+            data = _read_quietly(path)
         except Exception as e:  # noqa: BLE001 (reader errors vary by format)
+            if is_stl:
+                raise MeshError(f"{label}: could not be read as STL (binary or ASCII): {e}; "
+                                f"{_STL_HINT}") from None
             raise MeshError(f"{label}: cannot read the mesh ({e})") from None
         poly = data if isinstance(data, pv.PolyData) else data.extract_surface()
+        if is_stl and (poly.n_points == 0 or poly.n_cells == 0):
+            raise MeshError(f"{label}: could not be read as STL (binary or ASCII): the reader "
+                            f"found no triangles; {_STL_HINT}")
     if poly.n_points == 0 or poly.n_cells == 0:
         raise MeshError(f"{label}: the mesh has no triangles")
     if not np.all(np.isfinite(poly.points)):
@@ -391,7 +483,16 @@ def load_mesh(source):
 
 
 def check_closed_mesh(poly, label: str = "mesh") -> None:
-    """Raise :class:`MeshError` unless the mesh is a closed (watertight), manifold surface."""
+    """Raise :class:`MeshError` unless the mesh is one closed (watertight), manifold,
+    consistently oriented surface that does not intersect itself.
+
+    Checks, each with a message saying how to repair the mesh: triangles only, no degenerate
+    triangles, every edge in exactly two triangles (watertight and manifold), every edge run
+    in opposite directions by its two triangles (orientation), and no two triangles crossing
+    (:func:`find_self_intersections`; overlapping parts would make the parity inside test
+    count their overlap as outside). The crossing test is bucketed on a grid, so its cost grows
+    about linearly with the number of triangles.
+    """
     faces = poly.faces.reshape(-1, 4) if poly.n_cells else np.zeros((0, 4), int)
     if faces.size == 0 or np.any(faces[:, 0] != 3):
         raise MeshError(f"{label}: the mesh must consist of triangles")
@@ -408,9 +509,61 @@ def check_closed_mesh(poly, label: str = "mesh") -> None:
             f"(e.g. pyvista's fill_holes or a mesh repair tool) before using it as a boundary"
         )
     if n_nonmanifold:
-        raise MeshError(f"{label}: the mesh is not manifold ({n_nonmanifold} edges shared by >2 triangles)")
+        raise MeshError(
+            f"{label}: the mesh is not manifold ({n_nonmanifold} edges shared by more than two "
+            f"triangles, as where two closed surfaces were joined along an edge); merge the parts "
+            f"into one surface with a boolean union (e.g. pyvista's a.boolean_union(b), Blender's "
+            f"Boolean modifier or MeshFix) or remove the extra triangles"
+        )
+    # consistent orientation: every directed edge once (its neighbour runs it backwards)
+    directed = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    _, dcounts = np.unique(directed, axis=0, return_counts=True)
+    n_flipped = int(np.sum(dcounts > 1))
+    if n_flipped:
+        raise MeshError(
+            f"{label}: the triangles are not consistently oriented ({n_flipped} edges run the same "
+            f"way in both of their triangles); reorient them, e.g. with pyvista's "
+            f"compute_normals(consistent_normals=True, auto_orient_normals=True) or MeshLab's "
+            f"'Re-Orient all faces coherently'"
+        )
+    n_cross, pairs = find_self_intersections(poly)
+    if n_cross:
+        a, b = (int(v) for v in pairs[0])
+        where = [round(float(v), 4) for v in poly.points[tri[a]].astype(float).mean(axis=0)]
+        raise MeshError(
+            f"{label}: the surface intersects itself ({n_cross} pairs of triangles cross, e.g. "
+            f"triangles {a} and {b} near {where} um), as when two overlapping closed surfaces are "
+            f"saved in one file; the inside/outside test would then count the overlap as outside. "
+            f"Merge the parts into one surface with a boolean union (e.g. pyvista's "
+            f"a.boolean_union(b), Blender's Boolean modifier, or MeshFix / MeshLab) and load the "
+            f"result"
+        )
     if poly.volume <= 0:
         raise MeshError(f"{label}: the mesh encloses no volume")
+
+
+def find_self_intersections(poly, max_report: int = 16):
+    """Pairs of triangles of a triangulated ``pyvista.PolyData`` that cross each other.
+
+    Triangles sharing a vertex and coplanar contacts are not counted (see
+    :mod:`microsyn._kernels.meshcheck`). Returns (number of crossing pairs, up to
+    ``max_report`` pairs as an (k, 2) array of triangle indices).
+    """
+    from ._kernels.meshcheck import self_intersections
+
+    faces = np.ascontiguousarray(poly.faces.reshape(-1, 4)[:, 1:], dtype=np.int64)
+    tri = np.ascontiguousarray(poly.points[faces], dtype=np.float64)
+    out = np.zeros((max_report, 2), np.int64)
+    if len(faces) < 2:
+        return 0, out[:0]
+    lo = tri.min(axis=(0, 1))
+    hi = tri.max(axis=(0, 1))
+    ext = tri.max(axis=1) - tri.min(axis=1)
+    # cells about twice a typical triangle, at most ~4 million of them
+    h = max(2.0 * float(np.median(ext.max(axis=1))), float(np.max(hi - lo)) / 160.0, 1e-12)
+    dims = np.maximum(np.ceil((hi - lo) / h).astype(np.int64), 1)
+    n = int(self_intersections(tri, faces, lo, h, int(dims[0]), int(dims[1]), int(dims[2]), out))
+    return n, out[: min(n, max_report)]
 
 
 class Mesh(Shape):

@@ -13,7 +13,9 @@ A step that ends inside without crossing an absorbing surface may still have tou
 continuous time. The Brownian-bridge probability of that, for a locally flat surface at distances
 d0 and d1 from the two end points, is exp(-d0 d1 / (D dt)) (Andrews & Bray 2004,
 doi:10.1088/1478-3967/1/3/001); the particle is absorbed with that probability, which makes
-absorption independent of dt.
+absorption independent of dt. It applies only where the bridge would touch the face itself, not
+the face's infinite plane (see :func:`bridge_absorption` for the faces of boxes and cylinders,
+their edges and corners).
 
 A step that cannot be resolved (a numerically degenerate corner, or more than
 ``MAX_REFLECTIONS`` reflections) is rejected: the particle stays where the step began, which is
@@ -29,9 +31,12 @@ import numpy as np
 from ..config import JIT, JIT_HOT
 from .geometry import (
     INF,
+    K_BOX,
+    K_CYLINDER,
     K_MESH,
     face_distance,
     face_normal,
+    face_point,
     mesh_safe_distance,
     prim_sdf,
     segment_interval,
@@ -152,20 +157,40 @@ def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_met
 
 
 @nb.njit(**JIT_HOT)
-def _on_boundary(s, p_own, x, y, z, kind, role, active, par, sdf, mesh_meta):
-    """True where a point on the surface of primitive ``p_own`` is on the domain boundary."""
+def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, mesh_meta):
+    """True where a point on the surface of primitive ``p_own`` (outward normal n there) is on
+    the domain boundary.
+
+    The other primitives are tested a few tolerances off the surface, on the side where they
+    would matter: beyond a solid's face (another solid there makes the face internal, also when
+    the two faces coincide), on the domain side of it (a hole there cuts it away), and on the
+    domain side of a hole's face (another hole there covers it; a solid must hold it).
+    """
     n = kind.shape[0]
+    e = 4.0 * INSIDE_TOL
+    ox = x + e * nx  # beyond p_own's surface (outside p_own)
+    oy = y + e * ny
+    oz = z + e * nz
+    ix = x - e * nx  # inside p_own
+    iy = y - e * ny
+    iz = z - e * nz
+    own_solid = role[p_own] == ROLE_SOLID
     for p in range(n):
         if p == p_own:
             continue
-        d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
-        if role[p] == ROLE_SOLID and role[p_own] == ROLE_SOLID and d < -INSIDE_TOL:
-            return False  # covered by another solid: interior of the union
-        if role[p] == ROLE_HOLE and active[s, p] != 0 and d < -INSIDE_TOL:
-            return False  # inside another hole
-    if role[p_own] == ROLE_HOLE:
+        if role[p] == ROLE_SOLID:
+            if own_solid and prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz) < -INSIDE_TOL:
+                return False  # covered by another solid: interior of the union
+        elif active[s, p] != 0:
+            if own_solid:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, ix, iy, iz)
+            else:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz)
+            if d < -INSIDE_TOL:
+                return False  # inside another hole
+    if not own_solid:
         for p in range(n):
-            if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= INSIDE_TOL:
+            if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz) <= INSIDE_TOL:
                 return True
         return False
     return True
@@ -175,11 +200,37 @@ def _on_boundary(s, p_own, x, y, z, kind, role, active, par, sdf, mesh_meta):
 def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
                       mesh_meta, bc, margin):
     """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
-    or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning."""
+    or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning.
+
+    The bridge of a step p0 -> p1 touches a flat surface at distances d0, d1 with probability
+    exp(-d0 d1 / (D dt)); where it first does so is, to leading order, near the point
+    c = p0 + t (p1 - p0), t = d0 / (d0 + d1) (where the straight line from p0 to the mirror
+    image of p1 crosses the plane), spread along the plane with the bridge's own standard
+    deviation sqrt(2 D dt t (1 - t)) per axis. For a face of finite extent (box faces, cylinder
+    caps and sides) the probability is applied only to the part that touches the face itself:
+
+    - a solid box or cylinder seen from inside: distances to the face's plane (the infinite
+      cylinder for the side), and c's projection must lie on the face (rectangle, disc, axial
+      range). Next to a box corner the faces then act independently, which is exact for
+      perpendicular planes (independent coordinates); in a union, a face's plane continued
+      into a neighbouring solid no longer absorbs;
+    - a hole box or cylinder seen from outside: distances to the face's plane, times the
+      probability that the Gaussian touching point lies on the face (:func:`face_point`).
+      Far from edges this is the flat-surface result; within a few rms steps of an edge or rim
+      it is an approximation (the faces act independently, and the touching point is taken at
+      the most likely time), which is continuous across the edge and also holds for a face
+      flush with a reflecting plane (an absorbing disc in a membrane);
+    - spheres, half-spaces and meshes: one face, with the distances to the shape.
+
+    In every case the touching point must also be on the domain boundary (not inside another
+    hole, and for holes inside a solid; for solids not covered by another solid).
+    """
     n = kind.shape[0]
     for p in range(n):
         if role[p] == ROLE_HOLE and active[s, p] == 0:
             continue
+        k = kind[p]
+        finite = k == K_BOX or k == K_CYLINDER
         nf = face_base[p + 1] - face_base[p]
         for f in range(nf):
             surf = face_base[p] + f
@@ -195,13 +246,26 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
             prob = math.exp(-d0 * d1 / Ddt)
             if prob < BRIDGE_NEGLIGIBLE:
                 continue
-            # is the nearest surface point of this face really on the domain boundary?
-            nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
-            sg = 1.0 if role[p] == ROLE_SOLID else -1.0
-            qx = x1 + sg * d1 * nx
-            qy = y1 + sg * d1 * ny
-            qz = z1 + sg * d1 * nz
-            if not _on_boundary(s, p, qx, qy, qz, kind, role, active, par, sdf, mesh_meta):
+            if finite:
+                t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+                sig = 0.0
+                if role[p] == ROLE_HOLE:
+                    sig = math.sqrt(2.0 * Ddt * t * (1.0 - t))
+                qx, qy, qz, w = face_point(kind, par, p, f, x0 + t * (x1 - x0),
+                                           y0 + t * (y1 - y0), z0 + t * (z1 - z0), sig)
+                prob *= w
+                if prob < BRIDGE_NEGLIGIBLE:
+                    continue
+                nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, qx, qy, qz)
+            else:
+                # one-face shapes: the nearest surface point of the end point
+                nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+                sg = 1.0 if role[p] == ROLE_SOLID else -1.0
+                qx = x1 + sg * d1 * nx
+                qy = y1 + sg * d1 * ny
+                qz = z1 + sg * d1 * nz
+            if not _on_boundary(s, p, qx, qy, qz, nx, ny, nz, kind, role, active, par, sdf,
+                                mesh_meta):
                 continue
             if u < prob:
                 return surf + 1

@@ -202,6 +202,69 @@ def face_distance(kind, par, sdf, mesh_meta, p, f, x, y, z):
     return -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
 
 
+@nb.njit(inline="always", **JIT)
+def _within(v, lo, hi, sig):
+    """Probability that v + sig g (g standard normal) lies in [lo, hi]; the indicator at sig = 0."""
+    if sig <= 0.0:
+        return 1.0 if lo <= v <= hi else 0.0
+    r2 = math.sqrt(2.0) * sig
+    return 0.5 * (math.erfc((lo - v) / r2) - math.erfc((hi - v) / r2))
+
+
+@nb.njit(**JIT_HOT)
+def face_point(kind, par, p, f, x, y, z, sig):
+    """Where, and how likely, a Brownian bridge near face ``f`` of a box or cylinder ``p``
+    touches the face itself rather than the rest of its plane.
+
+    (x, y, z) [um] is the bridge's expected position when it reaches the face's plane (the
+    infinite cylinder for a side); its position along the plane is Gaussian with standard
+    deviation ``sig`` [um] per axis around the projection of that point. Returns the projection
+    clamped onto the face (qx, qy, qz) [um] and the probability that the touching point lies
+    on the face: within the rectangle (box face), the disc (cap; across the rim only, valid for
+    ``sig`` much smaller than the radius) or the axial range (side). ``sig = 0`` gives the
+    indicator. Other kinds: the point itself and 1.
+    """
+    k = kind[p]
+    if k == K_BOX:
+        a = f // 2
+        q0 = x
+        q1 = y
+        q2 = z
+        v = par[p, a] if f % 2 == 0 else par[p, 3 + a]
+        w = 1.0
+        if a == 0:
+            q0 = v
+        else:
+            w *= _within(x, par[p, 0], par[p, 3], sig)
+            q0 = min(max(x, par[p, 0]), par[p, 3])
+        if a == 1:
+            q1 = v
+        else:
+            w *= _within(y, par[p, 1], par[p, 4], sig)
+            q1 = min(max(y, par[p, 1]), par[p, 4])
+        if a == 2:
+            q2 = v
+        else:
+            w *= _within(z, par[p, 2], par[p, 5], sig)
+            q2 = min(max(z, par[p, 2]), par[p, 5])
+        return q0, q1, q2, w
+    if k == K_CYLINDER:
+        ax, rx, ry, rz = _cylinder_local(par, p, x, y, z)
+        R = par[p, 6]
+        L = par[p, 7]
+        r = math.sqrt(rx * rx + ry * ry + rz * rz)
+        if f == 1 or f == 2:
+            h = 0.0 if f == 1 else L
+            sc = R / r if r > R else 1.0
+            return (par[p, 0] + h * par[p, 3] + sc * rx, par[p, 1] + h * par[p, 4] + sc * ry,
+                    par[p, 2] + h * par[p, 5] + sc * rz, _within(r, -INF, R, sig))
+        sc = R / r if r > 0.0 else 0.0
+        axc = min(max(ax, 0.0), L)
+        return (par[p, 0] + axc * par[p, 3] + sc * rx, par[p, 1] + axc * par[p, 4] + sc * ry,
+                par[p, 2] + axc * par[p, 5] + sc * rz, _within(ax, 0.0, L, sig))
+    return x, y, z, 1.0
+
+
 @nb.njit(**JIT_HOT)
 def face_normal(kind, par, sdf, mesh_meta, p, f, x, y, z):
     """Unit outward normal of face ``f`` of primitive ``p`` at the surface point (x, y, z)."""
