@@ -63,6 +63,17 @@ class OutputPathError(ParameterError):
     permission, a read-only file system)."""
 
 
+def refuse_large_dt(msg: str, allow_large_dt: bool, stacklevel: int = 2) -> None:
+    """Raise :class:`TimeStepError` with ``msg``, or only warn when the caller passed
+    ``allow_large_dt=True``; the messages say which."""
+    if allow_large_dt:
+        import warnings
+
+        warnings.warn(msg + " (allowed by allow_large_dt=True)", stacklevel=stacklevel + 1)
+    else:
+        raise TimeStepError(msg + ", or pass allow_large_dt=True to accept it")
+
+
 def check_positive(name: str, value, *, allow_zero: bool = False, allow_inf: bool = False) -> float:
     """Return ``float(value)`` after checking it is a finite positive number.
 

@@ -5,14 +5,13 @@ import math
 import os
 import sys
 import time as _time
-import warnings
 from typing import Iterable
 
 import numpy as np
 
 from . import rng as _rng
 from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
-from .errors import DomainEscapeError, GeometryError, ParameterError, TimeStepError, check_positive
+from .errors import DomainEscapeError, GeometryError, ParameterError, check_positive, refuse_large_dt
 from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
 from .particles import ParticleStore
@@ -150,10 +149,7 @@ class Simulation:
                 msg = (f"dt = {self.dt:g} ms gives {sp.name} an rms step of {rms:.3g} um, more than "
                        f"a quarter of the geometry's smallest feature ({feature:.3g} um); use "
                        f"dt <= {dt_max:.3g} ms")
-                if self.allow_large_dt:
-                    warnings.warn(msg + " (allowed by allow_large_dt=True)", stacklevel=3)
-                else:
-                    raise TimeStepError(msg + ", or pass allow_large_dt=True to accept it")
+                refuse_large_dt(msg, self.allow_large_dt, stacklevel=3)
 
     def _compile(self) -> CompiledGeometry:
         self._check_dt()

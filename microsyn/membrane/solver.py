@@ -25,7 +25,6 @@ Rannacher R. (1984) Numer. Math. 43:309-327 (damping Crank-Nicolson after irregu
 from __future__ import annotations
 
 import math
-import warnings
 from collections import deque
 
 import numba
@@ -34,7 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..config import JIT
-from ..errors import ParameterError, TimeStepError, check_count, check_finite, check_positive
+from ..errors import ParameterError, check_count, check_finite, check_positive, refuse_large_dt
 from .graph import CompartmentGraph, NoMembraneError
 from .hh import HH1952, HHChannels, HHParams
 
@@ -476,10 +475,7 @@ class MembraneSolver:
                f"constant over {lo:g}..{hi:g} mV is {dt_max / DT_PER_FASTEST_TAU:.3g} ms, so spikes need "
                f"dt <= {dt_max:.3g} ms ({DT_PER_FASTEST_TAU:g} time constants); build the MembraneSolver "
                f"with dt_ms <= {dt_max:.3g}")
-        if self.allow_large_dt:
-            warnings.warn(msg + " (allowed by allow_large_dt=True)", stacklevel=4)
-        else:
-            raise TimeStepError(msg + ", or pass allow_large_dt=True to accept it")
+        refuse_large_dt(msg, self.allow_large_dt, stacklevel=4)
 
     def init(self, V0_mV=None) -> None:
         """Set V [mV] (default: leak reversal), reset time to 0, put gates at steady state and
