@@ -3,8 +3,8 @@
 A :class:`Domain` is a union of *solids* minus a union of *holes*; particles live inside it.
 Shapes: :class:`HalfSpace` (a membrane plane), :class:`Box` (axis-aligned; bounds may be
 infinite), :class:`Slab` (a synaptic cleft between two planes), :class:`Sphere`,
-:class:`Cylinder` and :class:`Mesh` (a closed triangle mesh, voxelised once into a signed
-distance lattice). ``a | b`` makes a union, ``a - b`` cuts ``b`` out of ``a``.
+:class:`Cylinder` and :class:`Mesh` (a closed triangle mesh whose triangles are the boundary,
+with a signed distance lattice for fast bounds). ``a | b`` makes a union, ``a - b`` cuts ``b`` out of ``a``.
 
 Every shape has named faces (a box: ``xmin`` .. ``zmax``; a cylinder: ``side``, ``bottom``,
 ``top``; others one face). A surface is named ``"<shape name>.<face>"``, or just
@@ -430,7 +430,7 @@ def _outward_triangles(poly) -> np.ndarray:
 
 
 class Mesh(Shape):
-    """A closed triangle mesh, voxelised once into a signed-distance lattice.
+    """A closed triangle mesh: its triangles are the boundary (a lattice speeds up the tests).
 
     Parameters
     ----------
@@ -444,10 +444,16 @@ class Mesh(Shape):
 
     Notes
     -----
-    The lattice holds exact point-triangle distances within 3 voxels of the surface and
-    Euclidean distance-transform values (minus one voxel) beyond; signs come from scanline
-    parity. Particles see the zero level set of the trilinear interpolant, which lies within
-    ``h^2 / (8 R)`` of a surface of curvature radius R (and within h everywhere).
+    The boundary is the triangles themselves. A lattice of spacing ``voxel_size`` holds, per
+    node, the exact distance to the triangles within 3 voxels of the surface and a rigorous
+    lower bound beyond (from a distance transform of the band), signed by scanline parity; it
+    gives every point a lower bound on its distance to the triangles (the free-flight radius of
+    the stepping kernels). Per lattice cell a list of the triangles that may cross it is kept;
+    steps that may reach the surface are tested exactly against the triangles of the cells
+    they pass (Moller-Trumbore) and reflected in the plane of the triangle they hit. Inside
+    tests near the surface (``contains``, fills, releases, the end of every such step) use
+    ray parity against the cell's triangles, and ``sdf`` is the exact distance to the nearest
+    triangle within the band (the lattice's lower bound beyond).
     """
 
     kind = _kg.K_MESH
@@ -500,12 +506,14 @@ class Mesh(Shape):
         band = _kg.BAND_VOXELS * h
         dband = band_distance(tri, origin, h, nx, ny, nz, band)
         inside = labels.astype(bool)
-        # far field, a lower bound on the distance to the triangles: every surface point has a
-        # node within h sqrt(3) / 2, and that node is in the band, so d(p) >= dist(p, band) -
-        # h sqrt(3) / 2; nodes outside the band are at least `band` away
+        # far field, a lower bound on the distance d to the triangles. For a node p beyond the
+        # band with nearest surface point s, the point x on [s, p] at r = band - h sqrt(3)/2
+        # from s has d(x) = r, and the node n nearest to x (|n - x| <= h sqrt(3)/2) has
+        # d(n) <= band, so n is a band node and d(p) = r + |p - x| >= dist(p, band nodes) +
+        # band - h sqrt(3); and every node outside the band is at least `band` away
         in_band = dband <= band
         d_band = ndimage.distance_transform_edt(~in_band) * h
-        far = np.maximum(d_band - 0.5 * math.sqrt(3.0) * h, band)
+        far = np.maximum(d_band + band - math.sqrt(3.0) * h, band)
         dist = np.where(in_band, dband, far)
         phi = np.where(inside, -dist, dist)
         self.labels = labels
@@ -518,8 +526,10 @@ class Mesh(Shape):
         self._sdf = np.ascontiguousarray(phi32.ravel())
         if not inside.any():
             raise MeshError(f"{self.name}: no lattice node is inside the mesh; use a smaller voxel_size")
-        # thinnest part: twice the smallest ridge (local maximum) of the inside distance
-        depth = np.where(inside, -phi, 0.0)
+        # thinnest part: twice the smallest ridge (local maximum) of the inside distance,
+        # estimated by the distance transform beyond the band (one voxel subtracted)
+        d_in = ndimage.distance_transform_edt(inside) * h
+        depth = np.where(inside, np.where(in_band, dband, np.maximum(d_in - h, band)), 0.0)
         ridge = inside & (depth >= ndimage.maximum_filter(depth, size=3)) & (depth > 0.5 * h)
         self._feature = 2.0 * float(depth[ridge].min()) if ridge.any() else 2.0 * h
         self._volume = float(poly.volume)

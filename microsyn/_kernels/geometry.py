@@ -1,16 +1,21 @@
 """Geometry kernels: signed distances, segment intervals and normals of compiled primitives.
 
 A domain is (union of solid primitives) minus (union of hole primitives). Each primitive is a
-row of ``par`` with a ``kind`` code; meshes are voxelised signed-distance lattices stored in one
-flat float32 array (``sdf``) described by ``mesh_meta`` rows
-(origin x, y, z, spacing, nx, ny, nz, offset). Signed distances are negative inside.
+row of ``par`` with a ``kind`` code. Meshes: their lattices of node distances sit in one flat
+float32 array (``sdf``); ``mesh_meta`` (float64, 8 values a row) starts with one header row per
+mesh (origin x, y, z, spacing, nx, ny, nz, offset into ``sdf``), followed by the meshes' data
+rows: two rows per triangle (vertices a, b, c; outward unit normal) and, read as a flat array,
+the CSR lists of the triangles that may cross each lattice cell. A mesh's ``par`` row holds its
+header index, its first triangle row, the flat positions of its cell starts and cell lists,
+and its triangle count. Signed distances are negative inside.
 
 ``segment_interval`` returns the parameter interval [t_in, t_out] in which the segment
 p0 + t d lies inside a primitive (an empty interval is (inf, -inf)) together with the face
-numbers at its ends. For a mesh the interval assumes at most one crossing per step (the time
-step check guarantees steps far smaller than the features); the crossing is found by bisection
-on the trilinear signed distance, so the surface a particle sees is the zero level set of the
-trilinear interpolant of the lattice.
+numbers at its ends. For a mesh it comes from the exact crossings of the segment with the
+triangles (:func:`mesh_crossings`); the boundary a particle sees is the triangles themselves.
+Node values are exact distances within ``BAND_VOXELS`` voxels of the surface and lower bounds
+beyond, so :func:`_mesh_corners` gives rigorous lower (and upper) bounds on the distance from
+any point to the triangles and, where the lower bound is positive, its side.
 """
 from __future__ import annotations
 
@@ -31,7 +36,6 @@ K_MESH = 4
 N_PAR = 12
 INF = np.inf
 SQRT3 = math.sqrt(3.0)
-BISECT_ITERS = 60
 
 
 @nb.njit(inline="always", **JIT)
@@ -295,47 +299,60 @@ def mesh_crossings(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
     o1 = 0
     t2 = INF
     o2 = 0
-    fx0 = (min(x0, x0 + dx) - ox) / h
-    fx1 = (max(x0, x0 + dx) - ox) / h
-    fy0 = (min(y0, y0 + dy) - oy) / h
-    fy1 = (max(y0, y0 + dy) - oy) / h
-    fz0 = (min(z0, z0 + dz) - oz) / h
-    fz1 = (max(z0, z0 + dz) - oz) / h
-    if fx1 < 0.0 or fy1 < 0.0 or fz1 < 0.0 or fx0 > nx - 1 or fy0 > ny - 1 or fz0 > nz - 1:
-        return t1, o1, t2, o2
-    i0 = max(np.int64(0), np.int64(math.floor(fx0)))
-    i1 = min(nx - 2, np.int64(math.floor(fx1)))
-    j0 = max(np.int64(0), np.int64(math.floor(fy0)))
-    j1 = min(ny - 2, np.int64(math.floor(fy1)))
-    k0 = max(np.int64(0), np.int64(math.floor(fz0)))
-    k1 = min(nz - 2, np.int64(math.floor(fz1)))
     seg = math.sqrt(dx * dx + dy * dy + dz * dz)
     tmerge = MERGE_EPS / seg if seg > 0.0 else INF
-    for i in range(i0, i1 + 1):
-        for j in range(j0, j1 + 1):
-            for k in range(k0, k1 + 1):
-                cell = (i * (ny - 1) + j) * (nz - 1) + k
-                s0 = np.int64(_mm(mesh_meta, cs + cell))
-                s1 = np.int64(_mm(mesh_meta, cs + cell + 1))
-                for q in range(s0, s1):
-                    r = tri_row + 2 * np.int64(_mm(mesh_meta, ci + q))
-                    t, u, v, det = _seg_tri(mesh_meta, r, x0, y0, z0, dx, dy, dz)
-                    if det == 0.0 or t < 0.0 or t > 1.0:
-                        continue
-                    if u < -BARY_EPS or v < -BARY_EPS or u + v > 1.0 + BARY_EPS:
-                        continue
-                    dn = dx * mesh_meta[r + 1, 1] + dy * mesh_meta[r + 1, 2] + dz * mesh_meta[r + 1, 3]
-                    o = 1 if dn > 0.0 else -1
-                    if (o == o1 and abs(t - t1) <= tmerge) or (o == o2 and abs(t - t2) <= tmerge):
-                        continue  # the same crossing, found on a neighbouring triangle
-                    if t < t1:
-                        t2 = t1
-                        o2 = o1
-                        t1 = t
-                        o1 = o
-                    elif t < t2:
-                        t2 = t
-                        o2 = o
+    # the segment in pieces no longer than a voxel, each searched in the (at most 2 x 2 x 2)
+    # cells of its bounding box; a triangle met twice gives the same t and counts once
+    npiece = max(np.int64(1), np.int64(math.ceil(seg / h)))
+    for piece in range(npiece):
+        ta = piece / npiece
+        tb = (piece + 1) / npiece
+        xa = x0 + ta * dx
+        xb = x0 + tb * dx
+        ya = y0 + ta * dy
+        yb = y0 + tb * dy
+        za = z0 + ta * dz
+        zb = z0 + tb * dz
+        fx0 = (min(xa, xb) - ox) / h
+        fx1 = (max(xa, xb) - ox) / h
+        fy0 = (min(ya, yb) - oy) / h
+        fy1 = (max(ya, yb) - oy) / h
+        fz0 = (min(za, zb) - oz) / h
+        fz1 = (max(za, zb) - oz) / h
+        if fx1 < 0.0 or fy1 < 0.0 or fz1 < 0.0 or fx0 > nx - 1 or fy0 > ny - 1 or fz0 > nz - 1:
+            continue
+        i0 = max(np.int64(0), np.int64(math.floor(fx0)))
+        i1 = min(nx - 2, np.int64(math.floor(fx1)))
+        j0 = max(np.int64(0), np.int64(math.floor(fy0)))
+        j1 = min(ny - 2, np.int64(math.floor(fy1)))
+        k0 = max(np.int64(0), np.int64(math.floor(fz0)))
+        k1 = min(nz - 2, np.int64(math.floor(fz1)))
+        for i in range(i0, i1 + 1):
+            for j in range(j0, j1 + 1):
+                for k in range(k0, k1 + 1):
+                    cell = (i * (ny - 1) + j) * (nz - 1) + k
+                    s0 = np.int64(_mm(mesh_meta, cs + cell))
+                    s1 = np.int64(_mm(mesh_meta, cs + cell + 1))
+                    for q in range(s0, s1):
+                        r = tri_row + 2 * np.int64(_mm(mesh_meta, ci + q))
+                        t, u, v, det = _seg_tri(mesh_meta, r, x0, y0, z0, dx, dy, dz)
+                        if det == 0.0 or t < 0.0 or t > 1.0:
+                            continue
+                        if u < -BARY_EPS or v < -BARY_EPS or u + v > 1.0 + BARY_EPS:
+                            continue
+                        dn = (dx * mesh_meta[r + 1, 1] + dy * mesh_meta[r + 1, 2]
+                              + dz * mesh_meta[r + 1, 3])
+                        o = 1 if dn > 0.0 else -1
+                        if (o == o1 and abs(t - t1) <= tmerge) or (o == o2 and abs(t - t2) <= tmerge):
+                            continue  # the same crossing, met again or on a neighbouring triangle
+                        if t < t1:
+                            t2 = t1
+                            o2 = o1
+                            t1 = t
+                            o1 = o
+                        elif t < t2:
+                            t2 = t
+                            o2 = o
     return t1, o1, t2, o2
 
 
@@ -481,8 +498,9 @@ def mesh_gradient(sdf, mesh_meta, m, x, y, z):
 def prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z):
     """Signed distance [um] from (x, y, z) to primitive ``p`` (negative inside).
 
-    Exact for half-spaces, boxes, spheres and capped cylinders; for meshes the trilinear
-    lattice value (within a voxel's interpolation error of the true distance).
+    Exact for half-spaces, boxes, spheres and capped cylinders; for meshes the exact distance
+    to the triangles within the lattice band and a lower bound beyond (exact sign), see
+    :func:`mesh_signed_distance`.
     """
     k = kind[p]
     if k == K_HALFSPACE:
