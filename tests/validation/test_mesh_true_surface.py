@@ -5,7 +5,6 @@ Ground truth: the triangles the user gave. After a uniform fill and every 2,500 
 an independent exact test (ray parity in numpy, no tolerance; ``tests/mesh_reference.py``), and
 at most 1e-6 of the steps may be rejected.
 """
-import numpy as np
 import pytest
 
 import microsyn as ms
