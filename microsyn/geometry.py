@@ -591,7 +591,8 @@ class Mesh(Shape):
 
     @property
     def distance_lattice(self) -> np.ndarray:
-        """The signed-distance lattice [um], shape ``dims`` (node (i, j, k) at origin + h (i, j, k))."""
+        """The node distances [um], shape ``dims`` (node (i, j, k) at origin + h (i, j, k)):
+        exact distance to the triangles within 3 voxels, a lower bound beyond; negative inside."""
         n = int(np.prod(self.dims))
         return self._sdf[:n].reshape(self.dims)
 
