@@ -3,8 +3,8 @@
 A :class:`Domain` is a union of *solids* minus a union of *holes*; particles live inside it.
 Shapes: :class:`HalfSpace` (a membrane plane), :class:`Box` (axis-aligned; bounds may be
 infinite), :class:`Slab` (a synaptic cleft between two planes), :class:`Sphere`,
-:class:`Cylinder` and :class:`Mesh` (a closed triangle mesh, voxelised once into a signed
-distance lattice). ``a | b`` makes a union, ``a - b`` cuts ``b`` out of ``a``.
+:class:`Cylinder` and :class:`Mesh` (a closed triangle mesh whose triangles are the boundary,
+with a signed distance lattice for fast bounds). ``a | b`` makes a union, ``a - b`` cuts ``b`` out of ``a``.
 
 Every shape has named faces (a box: ``xmin`` .. ``zmax``; a cylinder: ``side``, ``bottom``,
 ``top``; others one face). A surface is named ``"<shape name>.<face>"``, or just
@@ -566,8 +566,24 @@ def find_self_intersections(poly, max_report: int = 16):
     return n, out[: min(n, max_report)]
 
 
+def _outward_triangles(poly) -> np.ndarray:
+    """Triangle vertices (m, 3, 3) [um], wound so that (b - a) x (c - a) points outwards."""
+    faces = poly.faces.reshape(-1, 4)[:, 1:]
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    if len(np.unique(directed, axis=0)) != len(directed):  # inconsistent winding: make it so
+        fixed = poly.compute_normals(cell_normals=True, point_normals=False, consistent_normals=True,
+                                     auto_orient_normals=True, split_vertices=False)
+        faces = fixed.faces.reshape(-1, 4)[:, 1:]
+        poly = fixed
+    tri = np.ascontiguousarray(poly.points[faces], dtype=np.float64)
+    signed_volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0
+    if signed_volume < 0.0:
+        tri = np.ascontiguousarray(tri[:, [0, 2, 1]])
+    return tri
+
+
 class Mesh(Shape):
-    """A closed triangle mesh, voxelised once into a signed-distance lattice.
+    """A closed triangle mesh: its triangles are the boundary (a lattice speeds up the tests).
 
     Parameters
     ----------
@@ -581,10 +597,16 @@ class Mesh(Shape):
 
     Notes
     -----
-    The lattice holds exact point-triangle distances within 3 voxels of the surface and
-    Euclidean distance-transform values (minus one voxel) beyond; signs come from scanline
-    parity. Particles see the zero level set of the trilinear interpolant, which lies within
-    ``h^2 / (8 R)`` of a surface of curvature radius R (and within h everywhere).
+    The boundary is the triangles themselves. A lattice of spacing ``voxel_size`` holds, per
+    node, the exact distance to the triangles within 3 voxels of the surface and a rigorous
+    lower bound beyond (from a distance transform of the band), signed by scanline parity; it
+    gives every point a lower bound on its distance to the triangles (the free-flight radius of
+    the stepping kernels). Per lattice cell a list of the triangles that may cross it is kept;
+    steps that may reach the surface are tested exactly against the triangles of the cells
+    they pass (Moller-Trumbore) and reflected in the plane of the triangle they hit. Inside
+    tests near the surface (``contains``, fills, releases, the end of every such step) use
+    ray parity against the cell's triangles, and ``sdf`` is the exact distance to the nearest
+    triangle within the band (the lattice's lower bound beyond).
     """
 
     kind = _kg.K_MESH
@@ -619,7 +641,7 @@ class Mesh(Shape):
     def _voxelize(self, poly, lo, hi, h):
         from scipy import ndimage
 
-        from ._kernels.voxelize import band_distance, inside_labels
+        from ._kernels.voxelize import band_distance, cell_triangles, inside_labels
 
         pad = 4
         # an irrational offset keeps lattice columns off vertices and edges of round meshes
@@ -627,65 +649,85 @@ class Mesh(Shape):
         origin = lo - pad * h - jitter
         dims = (np.ceil((hi - origin) / h).astype(np.int64) + pad + 1)
         nx, ny, nz = (int(d) for d in dims)
-        faces = poly.faces.reshape(-1, 4)[:, 1:]
-        tri = np.ascontiguousarray(poly.points[faces], dtype=np.float64)
+        tri = _outward_triangles(poly)
         labels, odd = inside_labels(tri, origin, h, nx, ny, nz)
         if odd > 0:
             raise MeshError(
                 f"{self.name}: {odd} lattice rays cross the surface an odd number of times; the "
                 f"mesh has self-intersections or gaps smaller than a voxel"
             )
-        band = 3.0 * h
+        band = _kg.BAND_VOXELS * h
         dband = band_distance(tri, origin, h, nx, ny, nz, band)
         inside = labels.astype(bool)
-        # far field: distance transform between inside and outside nodes, one voxel subtracted
-        # so it never exceeds the true distance
-        d_in = ndimage.distance_transform_edt(inside) * h
-        d_out = ndimage.distance_transform_edt(~inside) * h
-        far = np.where(inside, -np.maximum(d_in - h, band), np.maximum(d_out - h, band))
-        near = np.where(inside, -dband, dband)
-        phi = np.where(dband <= band, near, far)
+        # far field, a lower bound on the distance d to the triangles. For a node p beyond the
+        # band with nearest surface point s, the point x on [s, p] at r = band - h sqrt(3)/2
+        # from s has d(x) = r, and the node n nearest to x (|n - x| <= h sqrt(3)/2) has
+        # d(n) <= band, so n is a band node and d(p) = r + |p - x| >= dist(p, band nodes) +
+        # band - h sqrt(3); and every node outside the band is at least `band` away
+        in_band = dband <= band
+        d_band = ndimage.distance_transform_edt(~in_band) * h
+        far = np.maximum(d_band + band - math.sqrt(3.0) * h, band)
+        dist = np.where(in_band, dband, far)
+        phi = np.where(inside, -dist, dist)
         self.labels = labels
         self.origin = origin
         self.dims = (nx, ny, nz)
+        # float32, rounded towards zero so that |phi| stays a lower bound where it is exact
         phi32 = phi.astype(np.float32)
-        # exact bound of the trilinear interpolant's slope per cell (each gradient component is
-        # a blend of the cell's four edge differences along its axis), max-filtered over the
-        # 3x3x3 neighbourhood and stored per node after the distances (the kernels' safe radius)
-        p64 = phi32.astype(np.float64)
-        ex = np.abs(np.diff(p64, axis=0)) / h
-        ey = np.abs(np.diff(p64, axis=1)) / h
-        ez = np.abs(np.diff(p64, axis=2)) / h
-        mx = np.maximum.reduce([ex[:, :-1, :-1], ex[:, 1:, :-1], ex[:, :-1, 1:], ex[:, 1:, 1:]])
-        my = np.maximum.reduce([ey[:-1, :, :-1], ey[1:, :, :-1], ey[:-1, :, 1:], ey[1:, :, 1:]])
-        mz = np.maximum.reduce([ez[:-1, :-1, :], ez[1:, :-1, :], ez[:-1, 1:, :], ez[1:, 1:, :]])
-        slope = np.sqrt(mx**2 + my**2 + mz**2)
-        slope = ndimage.maximum_filter(slope, size=3, mode="nearest")
-        slope_nodes = np.full((nx, ny, nz), np.sqrt(3.0))
-        slope_nodes[:-1, :-1, :-1] = slope
-        slope_nodes = np.maximum(slope_nodes, 1e-6) * (1.0 + 1e-6)  # float32 rounding margin
-        self._sdf = np.ascontiguousarray(
-            np.concatenate([phi32.ravel(), slope_nodes.astype(np.float32).ravel()]))
+        over = np.abs(phi32.astype(np.float64)) > np.abs(phi)
+        phi32[over] = np.nextafter(phi32[over], np.float32(0.0))
+        self._sdf = np.ascontiguousarray(phi32.ravel())
         if not inside.any():
             raise MeshError(f"{self.name}: no lattice node is inside the mesh; use a smaller voxel_size")
-        # thinnest part: twice the smallest ridge (local maximum) of the inside distance
-        depth = np.where(inside, -phi, 0.0)
+        # thinnest part: twice the smallest ridge (local maximum) of the inside distance,
+        # estimated by the distance transform beyond the band (one voxel subtracted)
+        d_in = ndimage.distance_transform_edt(inside) * h
+        depth = np.where(inside, np.where(in_band, dband, np.maximum(d_in - h, band)), 0.0)
         ridge = inside & (depth >= ndimage.maximum_filter(depth, size=3)) & (depth > 0.5 * h)
         self._feature = 2.0 * float(depth[ridge].min()) if ridge.any() else 2.0 * h
         self._volume = float(poly.volume)
+        # the exact surface: triangles (vertices and outward unit normals, two rows of 8 each)
+        # and per lattice cell the triangles that may intersect it (CSR)
+        self._triangles = tri
+        nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+        rows = np.zeros((2 * len(tri), 8))
+        rows[0::2, 0:8] = tri.reshape(-1, 9)[:, 0:8]
+        rows[1::2, 0] = tri[:, 2, 2]
+        rows[1::2, 1:4] = nrm
+        start, idx = cell_triangles(tri, origin, h, nx, ny, nz)
+        flat = np.concatenate([start, idx]).astype(np.float64)
+        flat = np.concatenate([flat, np.zeros((-flat.size) % 8)])
+        self._n_cell_entries = int(start.size)
+        self._data = np.concatenate([rows, flat.reshape(-1, 8)])
 
-    def params(self):
+    def _par(self, mesh_index: int, row0: int) -> np.ndarray:
+        """Kernel parameters when this mesh's header is row ``mesh_index`` of ``mesh_meta`` and
+        its data start at row ``row0``: mesh index, first triangle row, flat positions of the
+        cell starts and of the cell triangle lists, triangle count."""
         p = np.zeros(_kg.N_PAR)
-        p[0] = 0.0  # mesh index, filled in by Domain.compile
+        n_tri = len(self._triangles)
+        p[0] = mesh_index
+        p[1] = row0
+        p[2] = (row0 + 2 * n_tri) * 8
+        p[3] = p[2] + self._n_cell_entries
+        p[4] = n_tri
         return p
 
+    def params(self):
+        return self._par(0, 1)  # as laid out by _mesh_arrays
+
+    def _header(self) -> np.ndarray:
+        meta = np.zeros(8)
+        meta[0:3] = self.origin
+        meta[3] = self.voxel_size
+        meta[4:7] = self.dims
+        meta[7] = 0
+        return meta
+
     def _mesh_arrays(self):
-        meta = np.zeros((1, 8))
-        meta[0, 0:3] = self.origin
-        meta[0, 3] = self.voxel_size
-        meta[0, 4:7] = self.dims
-        meta[0, 7] = 0
-        return self._sdf, meta
+        """(distances, mesh_meta) of this mesh alone: the header row, then its data rows."""
+        return self._sdf, np.concatenate([self._header()[None, :], self._data])
 
     def bounds(self):
         b = self.polydata.bounds
@@ -702,7 +744,8 @@ class Mesh(Shape):
 
     @property
     def distance_lattice(self) -> np.ndarray:
-        """The signed-distance lattice [um], shape ``dims`` (node (i, j, k) at origin + h (i, j, k))."""
+        """The node distances [um], shape ``dims`` (node (i, j, k) at origin + h (i, j, k)):
+        exact distance to the triangles within 3 voxels, a lower bound beyond; negative inside."""
         n = int(np.prod(self.dims))
         return self._sdf[:n].reshape(self.dims)
 
@@ -865,19 +908,24 @@ class Domain:
         par = np.zeros((n, _kg.N_PAR))
         sdf_parts = []
         metas = []
+        datas = []
         offset = 0
+        meshes = [s for s in shapes if isinstance(s, Mesh)]
+        row = len(meshes)  # mesh_meta: one header row per mesh, then the meshes' data rows
         for p, s in enumerate(shapes):
             par[p] = s.params()
             if isinstance(s, Mesh):
-                sdf_p, meta = s._mesh_arrays()  # distances, then slope bounds
-                meta = meta.copy()
-                meta[0, 7] = offset
-                par[p, 0] = len(metas)
-                sdf_parts.append(sdf_p)
-                metas.append(meta[0])
-                offset += sdf_p.size
+                meta = s._header()
+                meta[7] = offset
+                par[p] = s._par(len(metas), row)
+                sdf_parts.append(s._sdf)
+                metas.append(meta)
+                datas.append(s._data)
+                offset += s._sdf.size
+                row += len(s._data)
         sdf = np.concatenate(sdf_parts).astype(np.float32) if sdf_parts else np.zeros(1, np.float32)
-        mesh_meta = np.array(metas) if metas else np.zeros((0, 8))
+        mesh_meta = np.ascontiguousarray(np.concatenate([np.array(metas)] + datas)) if metas \
+            else np.zeros((0, 8))
         face_base = np.zeros(n + 1, np.int64)
         names = []
         for p, s in enumerate(shapes):

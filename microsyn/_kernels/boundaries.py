@@ -37,6 +37,7 @@ from .geometry import (
     face_distance,
     face_normal,
     face_point,
+    mesh_inside,
     mesh_safe_distance,
     prim_sdf,
     segment_interval,
@@ -60,18 +61,28 @@ BRIDGE_NEGLIGIBLE = 4.248354255291589e-18
 
 @nb.njit(**JIT_HOT)
 def inside_domain(s, x, y, z, kind, role, active, par, sdf, mesh_meta, tol):
-    """True where (x, y, z) is in the domain of species ``s`` (within ``tol`` [um])."""
+    """True where (x, y, z) is in the domain of species ``s`` (within ``tol`` [um] of analytic
+    shapes; exactly on the inner side of a mesh's triangles)."""
     n = kind.shape[0]
     in_solid = False
     for p in range(n):
-        if role[p] == ROLE_SOLID and prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= tol:
+        if role[p] != ROLE_SOLID:
+            continue
+        if kind[p] == K_MESH:  # the exact side of the triangles (undecidable: not inside)
+            ins = mesh_inside(par, sdf, mesh_meta, p, x, y, z) == 1
+        else:
+            ins = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= tol
+        if ins:
             in_solid = True
             break
     if not in_solid:
         return False
     for p in range(n):
         if role[p] == ROLE_HOLE and active[s, p] != 0:
-            if prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) < -tol:
+            if kind[p] == K_MESH:  # the exact side (undecidable: in the hole)
+                if mesh_inside(par, sdf, mesh_meta, p, x, y, z) != 0:
+                    return False
+            elif prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) < -tol:
                 return False
     return True
 

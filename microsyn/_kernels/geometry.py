@@ -1,16 +1,21 @@
 """Geometry kernels: signed distances, segment intervals and normals of compiled primitives.
 
 A domain is (union of solid primitives) minus (union of hole primitives). Each primitive is a
-row of ``par`` with a ``kind`` code; meshes are voxelised signed-distance lattices stored in one
-flat float32 array (``sdf``) described by ``mesh_meta`` rows
-(origin x, y, z, spacing, nx, ny, nz, offset). Signed distances are negative inside.
+row of ``par`` with a ``kind`` code. Meshes: their lattices of node distances sit in one flat
+float32 array (``sdf``); ``mesh_meta`` (float64, 8 values a row) starts with one header row per
+mesh (origin x, y, z, spacing, nx, ny, nz, offset into ``sdf``), followed by the meshes' data
+rows: two rows per triangle (vertices a, b, c; outward unit normal) and, read as a flat array,
+the CSR lists of the triangles that may cross each lattice cell. A mesh's ``par`` row holds its
+header index, its first triangle row, the flat positions of its cell starts and cell lists,
+and its triangle count. Signed distances are negative inside.
 
 ``segment_interval`` returns the parameter interval [t_in, t_out] in which the segment
 p0 + t d lies inside a primitive (an empty interval is (inf, -inf)) together with the face
-numbers at its ends. For a mesh the interval assumes at most one crossing per step (the time
-step check guarantees steps far smaller than the features); the crossing is found by bisection
-on the trilinear signed distance, so the surface a particle sees is the zero level set of the
-trilinear interpolant of the lattice.
+numbers at its ends. For a mesh it comes from the exact crossings of the segment with the
+triangles (:func:`mesh_crossings`); the boundary a particle sees is the triangles themselves.
+Node values are exact distances within ``BAND_VOXELS`` voxels of the surface and lower bounds
+beyond, so :func:`_mesh_corners` gives rigorous lower (and upper) bounds on the distance from
+any point to the triangles and, where the lower bound is positive, its side.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import numba as nb
 import numpy as np
 
 from ..config import JIT, JIT_HOT, JIT_NOALLOC
+from .voxelize import _point_triangle_dist2
 
 K_HALFSPACE = 0
 K_BOX = 1
@@ -30,7 +36,6 @@ K_MESH = 4
 N_PAR = 12
 INF = np.inf
 SQRT3 = math.sqrt(3.0)
-BISECT_ITERS = 60
 
 
 @nb.njit(inline="always", **JIT)
@@ -89,31 +94,380 @@ def mesh_sdf(sdf, mesh_meta, m, x, y, z):
     return dd + c0 + (c1 - c0) * tx
 
 
-@nb.njit(**JIT_HOT)
-def mesh_safe_distance(sdf, mesh_meta, m, x, y, z):
-    """The trilinear distance of mesh ``m`` at (x, y, z), shrunk so that its magnitude is a lower
-    bound on the distance to the zero level set the particles see [um].
+#: lattice nodes closer than this many voxels to a triangle hold its exact distance
+BAND_VOXELS = 3.0
+#: barycentric slack of the segment-triangle crossing test: a crossing this close to an edge
+#: is found on both triangles of the edge (and counted once), so none slips through a crack
+BARY_EPS = 1e-9
+#: two crossings closer than this [um] along a segment, in the same direction, are one
+MERGE_EPS = 1e-12
 
-    Two rigorous bounds, the larger is used: |phi| / sqrt(3) (a trilinear interpolant of
-    1-Lipschitz samples has slope <= sqrt(3)), and min(|phi| / G, h), where G is the largest
-    exact gradient bound of the interpolant over the 3x3x3 cells around the point (stored after
-    the distances, see :class:`microsyn.geometry.Mesh`); every point within h lies in those cells.
+
+@nb.njit(inline="always", **JIT)
+def _mm(mesh_meta, q):
+    """Element ``q`` of ``mesh_meta`` read as a flat array (8 values a row)."""
+    return mesh_meta[q >> 3, q & 7]
+
+
+@nb.njit(**JIT_HOT)
+def _mesh_corners(sdf, mesh_meta, m, x, y, z):
+    """Lattice bounds of mesh ``m`` at (x, y, z) from the 8 corners of the cell holding it.
+
+    Returns (lb, neg, ub, i, j, k). The node values are the exact distance to the triangles
+    within the band (rounded towards zero) and a lower bound beyond, with the node's side as
+    sign, and the true distance d is 1-Lipschitz; so ``lb`` = max over corners c of
+    |phi_c| - |x - n_c| is a lower bound on d, and where lb > 0 the point lies on the side of
+    that corner (``neg``: inside). ``ub`` = min over exact corners of |phi_c| + |x - n_c| is an
+    upper bound on d (inf when no corner is exact). (i, j, k) is the cell; i = -1 outside the
+    lattice (which lies outside the mesh).
     """
-    phi = mesh_sdf(sdf, mesh_meta, m, x, y, z)
+    ox = mesh_meta[m, 0]
+    oy = mesh_meta[m, 1]
+    oz = mesh_meta[m, 2]
     h = mesh_meta[m, 3]
     nx = np.int64(mesh_meta[m, 4])
     ny = np.int64(mesh_meta[m, 5])
     nz = np.int64(mesh_meta[m, 6])
-    i = np.int64(math.floor((x - mesh_meta[m, 0]) / h))
-    j = np.int64(math.floor((y - mesh_meta[m, 1]) / h))
-    k = np.int64(math.floor((z - mesh_meta[m, 2]) / h))
-    a = abs(phi) / SQRT3
-    if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
-        g = sdf[np.int64(mesh_meta[m, 7]) + nx * ny * nz + (i * ny + j) * nz + k]
-        b = min(abs(phi) / g, h)
-        if b > a:
-            a = b
-    return a if phi >= 0.0 else -a
+    off = np.int64(mesh_meta[m, 7])
+    fx = (x - ox) / h
+    fy = (y - oy) / h
+    fz = (z - oz) / h
+    dd = 0.0
+    outside = False
+    if not (fx >= 0.0 and fy >= 0.0 and fz >= 0.0 and fx <= nx - 1 and fy <= ny - 1 and fz <= nz - 1):
+        cx = min(max(fx, 0.0), nx - 1.0)
+        cy = min(max(fy, 0.0), ny - 1.0)
+        cz = min(max(fz, 0.0), nz - 1.0)
+        dd = h * math.sqrt((fx - cx) ** 2 + (fy - cy) ** 2 + (fz - cz) ** 2)
+        fx = cx
+        fy = cy
+        fz = cz
+        outside = True
+    i = min(np.int64(fx), nx - 2)
+    j = min(np.int64(fy), ny - 2)
+    k = min(np.int64(fz), nz - 2)
+    band = BAND_VOXELS * h * (1.0 - 1e-6)
+    lb = -INF
+    neg = False
+    ub = INF
+    for c in range(8):
+        di = c >> 2
+        dj = (c >> 1) & 1
+        dk = c & 1
+        phi = np.float64(sdf[off + ((i + di) * ny + (j + dj)) * nz + k + dk])
+        ex = fx - (i + di)
+        ey = fy - (j + dj)
+        ez = fz - (k + dk)
+        dist = h * math.sqrt(ex * ex + ey * ey + ez * ez)
+        a = abs(phi)
+        v = a - dist
+        if v > lb:
+            lb = v
+            neg = phi < 0.0
+        if a < band and a + dist < ub:
+            ub = a + dist
+    if outside:
+        # the lattice's box holds the mesh: |x - s|^2 >= |x - c|^2 + |c - s|^2 for its
+        # projection c onto the box and any surface point s
+        lc = max(lb, 0.0)
+        lb = math.sqrt(dd * dd + lc * lc)
+        neg = False
+        ub = ub + dd
+        i = -1
+    return lb, neg, ub, i, j, k
+
+
+@nb.njit(**JIT_HOT)
+def mesh_safe_distance(sdf, mesh_meta, m, x, y, z):
+    """A signed lower bound on the distance [um] from (x, y, z) to the triangles of mesh ``m``
+    (negative inside, 0 where the lattice cannot tell): the corner bound of
+    :func:`_mesh_corners`, which holds for the true triangles, not an interpolated surface."""
+    lb, neg, ub, i, j, k = _mesh_corners(sdf, mesh_meta, m, x, y, z)
+    if lb <= 0.0:
+        return 0.0
+    return -lb if neg else lb
+
+
+@nb.njit(**JIT_HOT)
+def _seg_tri(mesh_meta, r, x0, y0, z0, dx, dy, dz):
+    """Moller-Trumbore: (t, u, v, det) of the line p0 + t d and the triangle stored at row r
+    (vertices a, b, c; the point a + u (b - a) + v (c - a)); det = 0 when parallel."""
+    ax = mesh_meta[r, 0]
+    ay = mesh_meta[r, 1]
+    az = mesh_meta[r, 2]
+    e1x = mesh_meta[r, 3] - ax
+    e1y = mesh_meta[r, 4] - ay
+    e1z = mesh_meta[r, 5] - az
+    e2x = mesh_meta[r, 6] - ax
+    e2y = mesh_meta[r, 7] - ay
+    e2z = mesh_meta[r + 1, 0] - az
+    px = dy * e2z - dz * e2y
+    py = dz * e2x - dx * e2z
+    pz = dx * e2y - dy * e2x
+    det = e1x * px + e1y * py + e1z * pz
+    if det == 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    inv = 1.0 / det
+    sx = x0 - ax
+    sy = y0 - ay
+    sz = z0 - az
+    u = (sx * px + sy * py + sz * pz) * inv
+    qx = sy * e1z - sz * e1y
+    qy = sz * e1x - sx * e1z
+    qz = sx * e1y - sy * e1x
+    v = (dx * qx + dy * qy + dz * qz) * inv
+    t = (e2x * qx + e2y * qy + e2z * qz) * inv
+    return t, u, v, det
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_inside(par, sdf, mesh_meta, p, x, y, z):
+    """Exact side of (x, y, z) relative to the triangles of mesh primitive ``p``: 1 inside,
+    0 outside, -1 undecidable (within rounding of a triangle).
+
+    Where the lattice corner bound is positive it decides. Otherwise the segment from the
+    point to a corner of its cell (a node of known side) is tested against the cell's
+    triangles; an odd number of crossings flips the node's side. A crossing within
+    ``BARY_EPS`` of a triangle's edge or of the segment's ends makes that corner ambiguous, and
+    the next corner is tried.
+    """
+    m = np.int64(par[p, 0])
+    lb, neg, ub, i, j, k = _mesh_corners(sdf, mesh_meta, m, x, y, z)
+    if lb > 0.0:
+        return 1 if neg else 0
+    if i < 0:
+        return 0
+    ox = mesh_meta[m, 0]
+    oy = mesh_meta[m, 1]
+    oz = mesh_meta[m, 2]
+    h = mesh_meta[m, 3]
+    ny = np.int64(mesh_meta[m, 5])
+    nz = np.int64(mesh_meta[m, 6])
+    off = np.int64(mesh_meta[m, 7])
+    tri_row = np.int64(par[p, 1])
+    cs = np.int64(par[p, 2])
+    ci = np.int64(par[p, 3])
+    cell = (i * (ny - 1) + j) * (nz - 1) + k
+    s0 = np.int64(_mm(mesh_meta, cs + cell))
+    s1 = np.int64(_mm(mesh_meta, cs + cell + 1))
+    for c in range(8):
+        di = c >> 2
+        dj = (c >> 1) & 1
+        dk = c & 1
+        dx = ox + (i + di) * h - x
+        dy = oy + (j + dj) * h - y
+        dz = oz + (k + dk) * h - z
+        odd = 0
+        amb = False
+        for q in range(s0, s1):
+            r = tri_row + 2 * np.int64(_mm(mesh_meta, ci + q))
+            t, u, v, det = _seg_tri(mesh_meta, r, x, y, z, dx, dy, dz)
+            if det == 0.0:
+                amb = True
+                break
+            w = 1.0 - u - v
+            if u < -BARY_EPS or v < -BARY_EPS or w < -BARY_EPS or t < -BARY_EPS or t > 1.0 + BARY_EPS:
+                continue
+            if u <= BARY_EPS or v <= BARY_EPS or w <= BARY_EPS or t <= BARY_EPS or t >= 1.0 - BARY_EPS:
+                amb = True
+                break
+            odd ^= 1
+        if amb:
+            continue
+        node_in = sdf[off + ((i + di) * ny + (j + dj)) * nz + k + dk] < 0.0
+        return 1 if node_in != (odd == 1) else 0
+    return -1
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_crossings(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
+    """The first two crossings of the segment p0 + t d, t in [0, 1], with the triangles of mesh
+    primitive ``p``: (t1, o1, t2, o2), o = +1 leaving (along the outward normal), -1 entering,
+    0 none. Crossings found on two triangles of an edge count once."""
+    m = np.int64(par[p, 0])
+    ox = mesh_meta[m, 0]
+    oy = mesh_meta[m, 1]
+    oz = mesh_meta[m, 2]
+    h = mesh_meta[m, 3]
+    nx = np.int64(mesh_meta[m, 4])
+    ny = np.int64(mesh_meta[m, 5])
+    nz = np.int64(mesh_meta[m, 6])
+    tri_row = np.int64(par[p, 1])
+    cs = np.int64(par[p, 2])
+    ci = np.int64(par[p, 3])
+    t1 = INF
+    o1 = 0
+    t2 = INF
+    o2 = 0
+    seg = math.sqrt(dx * dx + dy * dy + dz * dz)
+    tmerge = MERGE_EPS / seg if seg > 0.0 else INF
+    # the segment in pieces no longer than a voxel, each searched in the (at most 2 x 2 x 2)
+    # cells of its bounding box; a triangle met twice gives the same t and counts once
+    npiece = max(np.int64(1), np.int64(math.ceil(seg / h)))
+    for piece in range(npiece):
+        ta = piece / npiece
+        tb = (piece + 1) / npiece
+        xa = x0 + ta * dx
+        xb = x0 + tb * dx
+        ya = y0 + ta * dy
+        yb = y0 + tb * dy
+        za = z0 + ta * dz
+        zb = z0 + tb * dz
+        fx0 = (min(xa, xb) - ox) / h
+        fx1 = (max(xa, xb) - ox) / h
+        fy0 = (min(ya, yb) - oy) / h
+        fy1 = (max(ya, yb) - oy) / h
+        fz0 = (min(za, zb) - oz) / h
+        fz1 = (max(za, zb) - oz) / h
+        if fx1 < 0.0 or fy1 < 0.0 or fz1 < 0.0 or fx0 > nx - 1 or fy0 > ny - 1 or fz0 > nz - 1:
+            continue
+        i0 = max(np.int64(0), np.int64(math.floor(fx0)))
+        i1 = min(nx - 2, np.int64(math.floor(fx1)))
+        j0 = max(np.int64(0), np.int64(math.floor(fy0)))
+        j1 = min(ny - 2, np.int64(math.floor(fy1)))
+        k0 = max(np.int64(0), np.int64(math.floor(fz0)))
+        k1 = min(nz - 2, np.int64(math.floor(fz1)))
+        for i in range(i0, i1 + 1):
+            for j in range(j0, j1 + 1):
+                for k in range(k0, k1 + 1):
+                    cell = (i * (ny - 1) + j) * (nz - 1) + k
+                    s0 = np.int64(_mm(mesh_meta, cs + cell))
+                    s1 = np.int64(_mm(mesh_meta, cs + cell + 1))
+                    for q in range(s0, s1):
+                        r = tri_row + 2 * np.int64(_mm(mesh_meta, ci + q))
+                        t, u, v, det = _seg_tri(mesh_meta, r, x0, y0, z0, dx, dy, dz)
+                        if det == 0.0 or t < 0.0 or t > 1.0:
+                            continue
+                        if u < -BARY_EPS or v < -BARY_EPS or u + v > 1.0 + BARY_EPS:
+                            continue
+                        dn = (dx * mesh_meta[r + 1, 1] + dy * mesh_meta[r + 1, 2]
+                              + dz * mesh_meta[r + 1, 3])
+                        o = 1 if dn > 0.0 else -1
+                        if (o == o1 and abs(t - t1) <= tmerge) or (o == o2 and abs(t - t2) <= tmerge):
+                            continue  # the same crossing, met again or on a neighbouring triangle
+                        if t < t1:
+                            t2 = t1
+                            o2 = o1
+                            t1 = t
+                            o1 = o
+                        elif t < t2:
+                            t2 = t
+                            o2 = o
+    return t1, o1, t2, o2
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_nearest(par, sdf, mesh_meta, p, x, y, z, first_hit):
+    """(d, triangle): the distance [um] from (x, y, z) to the nearest triangle of mesh
+    primitive ``p`` and its index, exact where a corner of the point's cell lies in the band;
+    elsewhere (d, -1) with d the lattice's lower bound. With ``first_hit``, a triangle of the
+    point's own cell closer than 1e-9 um is returned at once (a point on the surface)."""
+    m = np.int64(par[p, 0])
+    lb, neg, ub, i, j, k = _mesh_corners(sdf, mesh_meta, m, x, y, z)
+    if ub == INF:
+        return max(lb, 0.0), np.int64(-1)
+    ox = mesh_meta[m, 0]
+    oy = mesh_meta[m, 1]
+    oz = mesh_meta[m, 2]
+    h = mesh_meta[m, 3]
+    nx = np.int64(mesh_meta[m, 4])
+    ny = np.int64(mesh_meta[m, 5])
+    nz = np.int64(mesh_meta[m, 6])
+    tri_row = np.int64(par[p, 1])
+    cs = np.int64(par[p, 2])
+    ci = np.int64(par[p, 3])
+    best = INF
+    who = np.int64(-1)
+    if first_hit and i >= 0:
+        cell = (i * (ny - 1) + j) * (nz - 1) + k
+        for q in range(np.int64(_mm(mesh_meta, cs + cell)), np.int64(_mm(mesh_meta, cs + cell + 1))):
+            t = np.int64(_mm(mesh_meta, ci + q))
+            d2 = _tri_dist2(mesh_meta, tri_row + 2 * t, x, y, z)
+            if d2 < best:
+                best = d2
+                who = t
+        if best < 1e-18:
+            return math.sqrt(best), who
+    # float32 rounding of the node values: widen the search radius a little
+    rad = ub * (1.0 + 1e-6) + 1e-12
+    i0 = max(np.int64(0), np.int64(math.floor((x - rad - ox) / h)))
+    i1 = min(nx - 2, np.int64(math.floor((x + rad - ox) / h)))
+    j0 = max(np.int64(0), np.int64(math.floor((y - rad - oy) / h)))
+    j1 = min(ny - 2, np.int64(math.floor((y + rad - oy) / h)))
+    k0 = max(np.int64(0), np.int64(math.floor((z - rad - oz) / h)))
+    k1 = min(nz - 2, np.int64(math.floor((z + rad - oz) / h)))
+    for ii in range(i0, i1 + 1):
+        for jj in range(j0, j1 + 1):
+            for kk in range(k0, k1 + 1):
+                cell = (ii * (ny - 1) + jj) * (nz - 1) + kk
+                for q in range(np.int64(_mm(mesh_meta, cs + cell)), np.int64(_mm(mesh_meta, cs + cell + 1))):
+                    t = np.int64(_mm(mesh_meta, ci + q))
+                    d2 = _tri_dist2(mesh_meta, tri_row + 2 * t, x, y, z)
+                    if d2 < best:
+                        best = d2
+                        who = t
+    if who < 0:
+        return max(lb, 0.0), who
+    return math.sqrt(best), who
+
+
+@nb.njit(**JIT_HOT)
+def _tri_dist2(mesh_meta, r, x, y, z):
+    return _point_triangle_dist2(x, y, z, mesh_meta[r, 0], mesh_meta[r, 1], mesh_meta[r, 2],
+                                 mesh_meta[r, 3], mesh_meta[r, 4], mesh_meta[r, 5],
+                                 mesh_meta[r, 6], mesh_meta[r, 7], mesh_meta[r + 1, 0])
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_signed_distance(par, sdf, mesh_meta, p, x, y, z):
+    """Signed distance [um] from (x, y, z) to the triangles of mesh primitive ``p`` (negative
+    inside): exact within the lattice band, the lattice's lower bound (exact sign) beyond."""
+    m = np.int64(par[p, 0])
+    lb, neg, ub, i, j, k = _mesh_corners(sdf, mesh_meta, m, x, y, z)
+    d, t = mesh_nearest(par, sdf, mesh_meta, p, x, y, z, False)
+    if lb > 0.0:
+        inside = neg
+    else:
+        c = mesh_inside(par, sdf, mesh_meta, p, x, y, z)
+        if c >= 0:
+            inside = c == 1
+        else:
+            inside = mesh_sdf(sdf, mesh_meta, m, x, y, z) <= 0.0
+    return -d if inside else d
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_normal(par, sdf, mesh_meta, p, x, y, z):
+    """Unit outward normal of the triangle of mesh primitive ``p`` nearest to (x, y, z) (a
+    surface point: the triangle it lies on)."""
+    d, t = mesh_nearest(par, sdf, mesh_meta, p, x, y, z, True)
+    if t < 0:
+        return mesh_gradient(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+    r = np.int64(par[p, 1]) + 2 * t
+    return mesh_meta[r + 1, 1], mesh_meta[r + 1, 2], mesh_meta[r + 1, 3]
+
+
+@nb.njit(**JIT_NOALLOC)
+def mesh_segment_interval(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
+    """(t_in, t_out) of the segment p0 + t d inside mesh primitive ``p``, from its exact
+    crossings with the triangles: the direction of the first crossing tells the side of p0;
+    without crossings the side of the end point (or midpoint) decides. (nan, nan) when
+    undecidable: the caller then rejects the step."""
+    t1, o1, t2, o2 = mesh_crossings(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz)
+    if o1 == 0:
+        c = mesh_inside(par, sdf, mesh_meta, p, x0 + dx, y0 + dy, z0 + dz)
+        if c < 0:
+            c = mesh_inside(par, sdf, mesh_meta, p, x0 + 0.5 * dx, y0 + 0.5 * dy, z0 + 0.5 * dz)
+        if c < 0:
+            return np.nan, np.nan
+        if c == 1:
+            return -INF, INF
+        return INF, -INF
+    if o1 > 0:
+        return -INF, t1
+    if o2 > 0:
+        return t1, t2
+    return t1, INF
 
 
 @nb.njit(inline="always", **JIT)
@@ -144,8 +498,9 @@ def mesh_gradient(sdf, mesh_meta, m, x, y, z):
 def prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z):
     """Signed distance [um] from (x, y, z) to primitive ``p`` (negative inside).
 
-    Exact for half-spaces, boxes, spheres and capped cylinders; for meshes the trilinear
-    lattice value (within a voxel's interpolation error of the true distance).
+    Exact for half-spaces, boxes, spheres and capped cylinders; for meshes the exact distance
+    to the triangles within the lattice band and a lower bound beyond (exact sign), see
+    :func:`mesh_signed_distance`.
     """
     k = kind[p]
     if k == K_HALFSPACE:
@@ -173,7 +528,7 @@ def prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z):
         oda = max(da, 0.0)
         return inside + math.sqrt(odr * odr + oda * oda)
     # mesh
-    return mesh_sdf(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+    return mesh_signed_distance(par, sdf, mesh_meta, p, x, y, z)
 
 
 @nb.njit(**JIT_HOT)
@@ -297,7 +652,7 @@ def face_normal(kind, par, sdf, mesh_meta, p, f, x, y, z):
         if n == 0.0:
             return 1.0, 0.0, 0.0
         return rx / n, ry / n, rz / n
-    return mesh_gradient(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+    return mesh_normal(par, sdf, mesh_meta, p, x, y, z)
 
 
 @nb.njit(inline="always", **JIT)
@@ -427,44 +782,6 @@ def segment_interval(kind, par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
         if tin > tout:
             return INF, -INF, fin, fout
         return tin, tout, fin, fout
-    # mesh: at most one crossing per step; bisection on the trilinear signed distance,
-    # keeping the bracket end that lies inside
-    m = np.int64(par[p, 0])
-    phi0 = mesh_sdf(sdf, mesh_meta, m, x0, y0, z0)
-    phi1 = mesh_sdf(sdf, mesh_meta, m, x0 + dx, y0 + dy, z0 + dz)
-    in0 = phi0 <= 0.0
-    in1 = phi1 <= 0.0
-    if in0 and in1:
-        return -INF, INF, 0, 0
-    if not in0 and not in1:
-        return INF, -INF, 0, 0
-    # Illinois regula falsi on the bracket [inside end ti, outside end to]: the trilinear
-    # distance is nearly linear along a step, so a few iterations reach 1e-12 um
-    if in0:
-        ti, fi, to, fo = 0.0, phi0, 1.0, phi1
-    else:
-        ti, fi, to, fo = 1.0, phi1, 0.0, phi0
-    seg = math.sqrt(dx * dx + dy * dy + dz * dz)
-    side = 0
-    fi_true = fi
-    for _ in range(BISECT_ITERS):
-        if fi_true > -1e-12 or abs(to - ti) * seg < 1e-12:
-            break
-        t = ti - fi * (to - ti) / (fo - fi)
-        if not (min(ti, to) < t < max(ti, to)):
-            t = 0.5 * (ti + to)
-        ft = mesh_sdf(sdf, mesh_meta, m, x0 + t * dx, y0 + t * dy, z0 + t * dz)
-        if ft <= 0.0:
-            ti, fi = t, ft
-            fi_true = ft
-            if side == -1:
-                fo *= 0.5
-            side = -1
-        else:
-            to, fo = t, ft
-            if side == 1:
-                fi *= 0.5
-            side = 1
-    if in0:
-        return -INF, ti, 0, 0
-    return ti, INF, 0, 0
+    # mesh: exact crossings with the triangles
+    a, b = mesh_segment_interval(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz)
+    return a, b, 0, 0

@@ -9,6 +9,10 @@ steps then cost the same whatever the triangle count.
   through vertices or edges of meshes built on round coordinates.
 - :func:`band_distance` computes the exact point-triangle distance (Ericson, *Real-Time Collision
   Detection*, 2005, section 5.1.5) from every lattice node within ``band`` of each triangle.
+- :func:`cell_triangles` lists, per lattice cell, the triangles that may intersect it (a
+  superset: the triangle's bounding box overlaps the cell and its plane passes through the
+  cell), as a CSR pair (cell start, triangle indices). The exact crossing, inside and distance
+  tests of :mod:`microsyn._kernels.geometry` search these lists.
 """
 from __future__ import annotations
 
@@ -190,3 +194,76 @@ def band_distance(tri, origin, h, nx, ny, nz, band):
                     if d2 < dist2[i, j, k]:
                         dist2[i, j, k] = d2
     return np.sqrt(dist2)
+
+
+@nb.njit(**JIT)
+def _cell_pass(tri, origin, h, nx, ny, nz, counts, start, fill, idx, store):
+    """Visit every (triangle, cell) pair that may intersect: count per cell, or (``store``) write
+    the triangle index at the cell's running ``fill`` position."""
+    ncy = ny - 1
+    ncz = nz - 1
+    slack = 1e-9 * h
+    for t in range(tri.shape[0]):
+        ax = tri[t, 0, 0]
+        ay = tri[t, 0, 1]
+        az = tri[t, 0, 2]
+        ux = tri[t, 1, 0] - ax
+        uy = tri[t, 1, 1] - ay
+        uz = tri[t, 1, 2] - az
+        vx = tri[t, 2, 0] - ax
+        vy = tri[t, 2, 1] - ay
+        vz = tri[t, 2, 2] - az
+        nrx = uy * vz - uz * vy
+        nry = uz * vx - ux * vz
+        nrz = ux * vy - uy * vx
+        lo0 = min(tri[t, 0, 0], min(tri[t, 1, 0], tri[t, 2, 0])) - slack
+        hi0 = max(tri[t, 0, 0], max(tri[t, 1, 0], tri[t, 2, 0])) + slack
+        lo1 = min(tri[t, 0, 1], min(tri[t, 1, 1], tri[t, 2, 1])) - slack
+        hi1 = max(tri[t, 0, 1], max(tri[t, 1, 1], tri[t, 2, 1])) + slack
+        lo2 = min(tri[t, 0, 2], min(tri[t, 1, 2], tri[t, 2, 2])) - slack
+        hi2 = max(tri[t, 0, 2], max(tri[t, 1, 2], tri[t, 2, 2])) + slack
+        i0 = max(0, int(math.floor((lo0 - origin[0]) / h)))
+        i1 = min(nx - 2, int(math.floor((hi0 - origin[0]) / h)))
+        j0 = max(0, int(math.floor((lo1 - origin[1]) / h)))
+        j1 = min(ny - 2, int(math.floor((hi1 - origin[1]) / h)))
+        k0 = max(0, int(math.floor((lo2 - origin[2]) / h)))
+        k1 = min(nz - 2, int(math.floor((hi2 - origin[2]) / h)))
+        # half extent of a cell along the normal, slightly enlarged
+        rad = 0.5 * h * (abs(nrx) + abs(nry) + abs(nrz)) * (1.0 + 1e-9) + slack * (
+            abs(nrx) + abs(nry) + abs(nrz))
+        for i in range(i0, i1 + 1):
+            cx = origin[0] + (i + 0.5) * h
+            for j in range(j0, j1 + 1):
+                cy = origin[1] + (j + 0.5) * h
+                for k in range(k0, k1 + 1):
+                    cz = origin[2] + (k + 0.5) * h
+                    sd = nrx * (cx - ax) + nry * (cy - ay) + nrz * (cz - az)
+                    if abs(sd) > rad:
+                        continue  # the plane misses the cell
+                    c = (i * ncy + j) * ncz + k
+                    if store:
+                        idx[fill[c]] = t
+                        fill[c] += 1
+                    else:
+                        counts[c] += 1
+
+
+@nb.njit(**JIT)
+def cell_triangles(tri, origin, h, nx, ny, nz):
+    """CSR lists of the triangles that may intersect each lattice cell.
+
+    Cell (i, j, k) spans nodes i..i+1, j..j+1, k..k+1 and has number
+    ``(i * (ny - 1) + j) * (nz - 1) + k``; its triangles are ``idx[start[c]:start[c + 1]]``.
+    Every triangle that intersects the closed cell is listed (a superset may be).
+    """
+    ncell = (nx - 1) * (ny - 1) * (nz - 1)
+    counts = np.zeros(ncell, dtype=np.int64)
+    dummy = np.zeros(0, dtype=np.int64)
+    _cell_pass(tri, origin, h, nx, ny, nz, counts, dummy, dummy, dummy, False)
+    start = np.zeros(ncell + 1, dtype=np.int64)
+    for c in range(ncell):
+        start[c + 1] = start[c] + counts[c]
+    idx = np.empty(start[ncell], dtype=np.int64)
+    fill = start[:-1].copy()
+    _cell_pass(tri, origin, h, nx, ny, nz, counts, start, fill, idx, True)
+    return start, idx
