@@ -47,6 +47,18 @@ def _mesh_index(mesh_meta, m, x, y, z):
     return (x - ox) / h, (y - oy) / h, (z - oz) / h
 
 
+@nb.njit(inline="always", **JIT)
+def _clamp_to_lattice(fx, fy, fz, nx, ny, nz, h):
+    """Lattice coordinates clamped into the lattice, and the distance [um] from the point to the
+    lattice's box (0 inside it)."""
+    if fx >= 0.0 and fy >= 0.0 and fz >= 0.0 and fx <= nx - 1 and fy <= ny - 1 and fz <= nz - 1:
+        return fx, fy, fz, 0.0
+    cx = min(max(fx, 0.0), nx - 1.0)
+    cy = min(max(fy, 0.0), ny - 1.0)
+    cz = min(max(fz, 0.0), nz - 1.0)
+    return cx, cy, cz, h * math.sqrt((fx - cx) ** 2 + (fy - cy) ** 2 + (fz - cz) ** 2)
+
+
 @nb.njit(**JIT_HOT)
 def mesh_sdf(sdf, mesh_meta, m, x, y, z):
     """Trilinear signed distance [um] of mesh ``m`` at (x, y, z); far outside the grid it is
@@ -57,17 +69,9 @@ def mesh_sdf(sdf, mesh_meta, m, x, y, z):
     off = np.int64(mesh_meta[m, 7])
     h = mesh_meta[m, 3]
     fx, fy, fz = _mesh_index(mesh_meta, m, x, y, z)
-    dd = 0.0
-    if not (fx >= 0.0 and fy >= 0.0 and fz >= 0.0 and fx <= nx - 1 and fy <= ny - 1 and fz <= nz - 1):
-        # outside the lattice (whose border lies outside the shape): distance to the lattice's
-        # box plus the border value, a continuous positive extension
-        cx = min(max(fx, 0.0), nx - 1.0)
-        cy = min(max(fy, 0.0), ny - 1.0)
-        cz = min(max(fz, 0.0), nz - 1.0)
-        dd = h * math.sqrt((fx - cx) ** 2 + (fy - cy) ** 2 + (fz - cz) ** 2)
-        fx = cx
-        fy = cy
-        fz = cz
+    # outside the lattice (whose border lies outside the shape): distance to the lattice's box
+    # plus the border value, a continuous positive extension
+    fx, fy, fz, dd = _clamp_to_lattice(fx, fy, fz, nx, ny, nz, h)
     i = min(np.int64(fx), nx - 2)
     j = min(np.int64(fy), ny - 2)
     k = min(np.int64(fz), nz - 2)
@@ -132,17 +136,8 @@ def _mesh_corners(sdf, mesh_meta, m, x, y, z):
     fx = (x - ox) / h
     fy = (y - oy) / h
     fz = (z - oz) / h
-    dd = 0.0
-    outside = False
-    if not (fx >= 0.0 and fy >= 0.0 and fz >= 0.0 and fx <= nx - 1 and fy <= ny - 1 and fz <= nz - 1):
-        cx = min(max(fx, 0.0), nx - 1.0)
-        cy = min(max(fy, 0.0), ny - 1.0)
-        cz = min(max(fz, 0.0), nz - 1.0)
-        dd = h * math.sqrt((fx - cx) ** 2 + (fy - cy) ** 2 + (fz - cz) ** 2)
-        fx = cx
-        fy = cy
-        fz = cz
-        outside = True
+    fx, fy, fz, dd = _clamp_to_lattice(fx, fy, fz, nx, ny, nz, h)
+    outside = dd > 0.0
     i = min(np.int64(fx), nx - 2)
     j = min(np.int64(fy), ny - 2)
     k = min(np.int64(fz), nz - 2)
