@@ -107,8 +107,15 @@ class Simulation:
         self.step = 0
         self.absorbed: dict[tuple[str, str], int] = {}
         self.transmitted: dict[tuple[str, str], int] = {}
-        self.stats = {"slow_steps": 0, "reflections": 0, "rejected_steps": 0, "ended": 0, "resolved": 0}
+        self.stats = {"slow_steps": 0, "reflections": 0, "rejected_steps": 0, "ended": 0, "resolved": 0,
+                      "folds": 0, "single_surface": 0, "kernel_calls": 0}
         self._compiled: CompiledGeometry | None = None
+        #: wall-clock seconds spent in each part of the loop so far (a profile; ``microsyn bench``
+        #: reports it): the stepping kernel, births of continuous sources, fates of ended
+        #: particles, escape checks, events (including the synapse coupling's work) and recorders
+        self.timings = dict(kernel=0.0, births=0.0, fates=0.0, escape_checks=0.0, events=0.0, recorders=0.0)
+        self._run_end: int | None = None  # the step the current run ends at (None between runs)
+        self._due_rest: list = []  # events of the current step still to be applied
         for s in species:
             self.add_species(s)
         for name, value in (D or {}).items():
@@ -276,8 +283,22 @@ class Simulation:
     def run_until_step(self, end_step: int, progress: bool | None = None) -> "Simulation":
         """Advance to step ``end_step``; see :meth:`run` for ``progress``."""
         cg = self._compile()
+        self._run_end = int(end_step)
+        try:
+            self._run_until(end_step, cg, progress)
+        finally:
+            self._run_end = None
+        return self
+
+    def _run_until(self, end_step, cg, progress):
+        t1 = _time.perf_counter()
         self._apply_due_events()
+        t2 = _time.perf_counter()
+        if self._compiled is None:
+            cg = self._compile()
         self._run_due_recorders()
+        self.timings["events"] += t2 - t1
+        self.timings["recorders"] += _time.perf_counter() - t2
         bar = _Progress.open(self, end_step, progress)
         try:
             while self.step < end_step:
@@ -289,16 +310,33 @@ class Simulation:
                 self._advance(n, cg)
                 if self._compiled is None:  # species were added by an event
                     cg = self._compile()
+                t1 = _time.perf_counter()
                 self._apply_due_events()
+                t2 = _time.perf_counter()
                 if self._compiled is None:
                     cg = self._compile()
                 self._run_due_recorders()
+                tm = self.timings
+                tm["events"] += t2 - t1
+                tm["recorders"] += _time.perf_counter() - t2
                 if bar is not None:
                     bar.update(n, _time.perf_counter() - t0)
         finally:
             if bar is not None:
                 bar.close()
-        return self
+
+    def horizon_step(self) -> int:
+        """The first step (>= the current one) at which anything may look at or change the state:
+        the end of the run under way, an event still to be applied (now or queued) or a recorder.
+
+        An event may work ahead of the particles up to this step (e.g. the synapse coupling
+        steps the electrical model over many of its steps at once): nothing can see the
+        difference. Between runs it is the current step.
+        """
+        if self._run_end is None or self._due_rest:
+            return self.step
+        h = min(self._run_end, self.queue.next_step(), self._next_recorder_step(self.step))
+        return int(max(h, self.step))
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path) -> str:
@@ -346,8 +384,12 @@ class Simulation:
             due = self.queue.pop_due(self.step)
             if not due:
                 return
-            for ev in due:
-                ev.apply(self)
+            try:
+                for k, ev in enumerate(due):
+                    self._due_rest = due[k + 1:]
+                    ev.apply(self)
+            finally:
+                self._due_rest = []
 
     def _run_due_recorders(self):
         for k, r in enumerate(self.recorders):
@@ -372,6 +414,8 @@ class Simulation:
         from ._kernels import brownian as kb
 
         ps = self.particles
+        tm = self.timings
+        t0 = _time.perf_counter()
         # births of the continuous sources in [step, step + nsteps)
         births_sp, births_pos, births_start = [], [], []
         for src in self._continuous_sources:
@@ -391,6 +435,8 @@ class Simulation:
             start_new = start[order]
         else:
             start_new = np.zeros(0, np.int64)
+        t1 = _time.perf_counter()
+        tm["births"] += t1 - t0
         if ps.n == 0:
             self.step += nsteps
             return
@@ -414,6 +460,9 @@ class Simulation:
                 kb.step_exact(*common, zx, zr, *cg.kernel_args(), block, counters)
         finally:
             numba.set_num_threads(prev_threads)
+        t2 = _time.perf_counter()
+        tm["kernel"] += t2 - t1
+        self.stats["kernel_calls"] = self.stats.get("kernel_calls", 0) + 1
         self.step += nsteps
         tot = counters.sum(axis=0)
         self.stats["slow_steps"] += int(tot[kb.C_SLOW])
@@ -421,10 +470,15 @@ class Simulation:
         self.stats["rejected_steps"] += int(tot[kb.C_REJECT])
         self.stats["ended"] += int(tot[kb.C_ENDED])
         self.stats["resolved"] += int(tot[kb.C_RESOLVE])
+        self.stats["folds"] = self.stats.get("folds", 0) + int(tot[kb.C_FOLD])
+        self.stats["single_surface"] = self.stats.get("single_surface", 0) + int(tot[kb.C_SINGLE])
         if tot[kb.C_ENDED]:
             self._record_fates(ps.compact(), cg)
+        t3 = _time.perf_counter()
+        tm["fates"] += t3 - t2
         if self.check_escapes:
             self.assert_no_escapes(cg)
+        tm["escape_checks"] += _time.perf_counter() - t3
 
     def _record_fates(self, states, cg):
         species = self.particles.last_removed_species

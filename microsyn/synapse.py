@@ -72,6 +72,7 @@ True
 from __future__ import annotations
 
 import math
+import time as _time
 import warnings
 
 import numpy as np
@@ -137,6 +138,14 @@ class TransmitterParticles(ConstantLigand):
 
 
 # ------------------------------------------------------------------------------ emitters
+def open_time_integral(times, n_open, t1):
+    """Knots [ms] (``times`` and ``t1``), the cumulative open-channel time [ms] at them, and its
+    total [ms], of the step function n_open (``n_open[j]`` on [times[j], times[j + 1]))."""
+    knots = np.append(np.asarray(times, float), t1)
+    piece = np.diff(knots) * np.asarray(n_open, float)
+    return knots, np.concatenate([[0.0], np.cumsum(piece)]), float(np.sum(piece))
+
+
 class _PoreEmitter:
     """A continuous source of one ion at one mouth of a synapse (registered with the Simulation).
 
@@ -166,8 +175,12 @@ class _PoreEmitter:
 
     def set_interval(self, times, n_open, t1, rate_per_open):
         """Open-count step function on [times[0], t1] and the ion rate per open channel [1/ms]."""
-        knots = np.append(np.asarray(times, float), t1)
-        cum = np.concatenate([[0.0], np.cumsum(np.diff(knots) * np.asarray(n_open, float))])
+        knots, cum, _ = open_time_integral(times, n_open, t1)
+        self.set_step_function(knots, cum, rate_per_open)
+
+    def set_step_function(self, knots, cum, rate_per_open):
+        """As :meth:`set_interval`, from :func:`open_time_integral`'s knots [ms] and cumulative
+        open-channel time [ms] (shared by the emitters of one synapse)."""
         self._knots, self._cum = knots, cum
         self.rate_per_open = float(rate_per_open)
         self.count_step = 0
@@ -178,23 +191,57 @@ class _PoreEmitter:
         cb = np.interp(tb, self._knots, self._cum)
         return self.rate_per_open * (cb - ca)
 
+    def draw_interval(self, step0: int, nsteps: int, dt: float) -> None:
+        """Draw the Poisson births of particle steps ``step0 .. step0 + nsteps - 1`` (of ``dt``
+        [ms]) now, from the open-count step function of the current electrical step; the
+        Simulation takes them with :meth:`births` when it advances over those steps (and only
+        then are they counted in ``total``)."""
+        if self.rate_per_open > 0 and self._cum[-1] > 0:
+            t = (step0 + np.arange(nsteps + 1)) * dt
+            lam = np.maximum(self.mean_between(t[:-1], t[1:]), 0.0)
+            counts = self._rng.poisson(lam)
+            self.count_step += int(counts.sum())
+        else:  # no open channel (or no flow) in the step: no births, and no random numbers used
+            lam = np.zeros(nsteps)
+            counts = np.zeros(nsteps, np.int64)
+        pend = self.__dict__.setdefault("_pending", [])
+        if pend and pend[-1][0] + pend[-1][1].size != step0:
+            raise RuntimeError(f"{self.name}: births drawn for step {step0}, but the last drawn ones end at "
+                               f"step {pend[-1][0] + pend[-1][1].size}")
+        pend.append((int(step0), counts, lam))
+
     # the Simulation's continuous-source protocol
     def births(self, sim, step0: int, nsteps: int) -> np.ndarray:
-        t = (step0 + np.arange(nsteps + 1)) * sim.dt
-        lam = np.maximum(self.mean_between(t[:-1], t[1:]), 0.0) if self.rate_per_open > 0 else np.zeros(nsteps)
-        counts = self._rng.poisson(lam)
-        n = int(counts.sum())
-        self.count_step += n
-        self.total += n
-        self.expected_total += float(lam.sum())
-        return counts
+        """Births per particle step for steps ``step0 .. step0 + nsteps - 1``, drawn ahead by
+        :meth:`draw_interval` (the coupling draws each electrical step's births when it gates it)."""
+        pend = self.__dict__.setdefault("_pending", [])
+        out = []
+        need = nsteps
+        at = step0
+        while need > 0:
+            if not pend or pend[0][0] != at:
+                raise RuntimeError(f"{self.name}: the Simulation asked for births at step {at}, which the "
+                                   f"synapse coupling has not drawn; advance a coupled Simulation through "
+                                   f"SynapticCoupling.run or after SynapticCoupling.start()")
+            s0, c, lam = pend[0]
+            take = min(need, c.size)
+            out.append(c[:take])
+            self.total += int(c[:take].sum())
+            self.expected_total += float(lam[:take].sum())
+            if take == c.size:
+                pend.pop(0)
+            else:
+                pend[0] = (s0 + take, c[take:], lam[take:])
+            at += take
+            need -= take
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def positions(self, m: int) -> np.ndarray:
         return np.repeat(self.at[None, :], m, axis=0)
 
     def draw_step(self, rng, t0, t1):
-        lam = max(float(self.mean_between(t0, t1)), 0.0) if self.rate_per_open > 0 else 0.0
-        n = int(rng.poisson(lam))
+        lam = max(float(self.mean_between(t0, t1)), 0.0) if (self.rate_per_open > 0 and self._cum[-1] > 0) else 0.0
+        n = int(rng.poisson(lam)) if lam > 0 else 0  # Poisson(0) uses no random numbers
         self.count_step += n
         self.total += n
         self.expected_total += lam
@@ -503,7 +550,7 @@ class _CouplingEvent:
         self.time = time
 
     def apply(self, sim):
-        self.coupling._on_boundary()
+        self.coupling._on_event()
 
 
 class SynapticCoupling:
@@ -524,6 +571,10 @@ class SynapticCoupling:
     seed : int
         Seed of the gating and emission streams when there is no Simulation (the Simulation's
         seed otherwise).
+    max_window_steps : int
+        At most this many electrical steps are gated and stepped in one go ahead of the
+        particles, where nothing can observe the difference (see :meth:`_on_event`); 1 gives
+        one kernel call per electrical step. Results do not depend on it.
 
     Attributes
     ----------
@@ -532,7 +583,8 @@ class SynapticCoupling:
         Times of the recorded electrical steps [ms].
     """
 
-    def __init__(self, solver, sim=None, dt_ms: float | None = None, current: str = "ions", seed: int = 0):
+    def __init__(self, solver, sim=None, dt_ms: float | None = None, current: str = "ions", seed: int = 0,
+                 max_window_steps: int = 1000):
         from .membrane import MembraneSolver
 
         if not isinstance(solver, MembraneSolver):
@@ -559,11 +611,26 @@ class SynapticCoupling:
         self._k = 0  # electrical steps done
         self._t0 = solver.t_ms if sim is None else sim.time
         self._started = False
+        self._began = False  # an electrical step is open (gated, its births drawn)
+        self.max_window_steps = int(max_window_steps)
+        if self.max_window_steps < 1:
+            raise ParameterError(f"max_window_steps must be >= 1, got {max_window_steps}")
+        self._sim_step0 = 0 if sim is None else sim.step
+        self._ratio = 1 if sim is None else int(round(dt / sim.dt))
         self._rng = stream(self.seed, "coupling")
+        #: wall-clock seconds spent so far in the coupling's parts (a profile): channel gating,
+        #: emission (currents, rates, Poisson counts, the current injected), the membrane solver
+        #: and readouts (records, ligand and concentration updates)
+        self.timings = dict(gating=0.0, emission=0.0, membrane=0.0, readouts=0.0)
         self._my_current = np.zeros(solver.graph.n)
         self.time_ms: list[float] = []
         self.charge_injected_e = 0.0  # integral of the injected current [elementary charges]
         self._warned = False
+
+    @property
+    def _needs_particles(self) -> bool:
+        """True when a synapse reads the particles at every electrical step."""
+        return any(isinstance(syn.ligand, TransmitterParticles) or syn.nernst_feedback for syn in self.synapses)
 
     @property
     def t_ms(self) -> float:
@@ -661,20 +728,48 @@ class SynapticCoupling:
         return load(path, cls)
 
     def _on_boundary(self, advance_clock: bool = False):
-        """At an electrical step boundary: close the last step, open the next (module Notes)."""
-        if self.sim is not None:
-            first = not self.time_ms and self._k == 0 and not getattr(self, "_began", False)
-            if first:
-                self._began = True
-                self._begin_interval()
-                self.sim.schedule(_CouplingEvent(self, self.t_ms + self.dt_ms))
-                return
+        """Without a Simulation: close the last electrical step and open the next."""
         self._finish_interval()
         self._begin_interval()
-        if self.sim is not None:
-            self.sim.schedule(_CouplingEvent(self, self.t_ms + self.dt_ms))
+
+    def _window_steps(self) -> int:
+        """How many electrical steps the coupling event may open at once (see :meth:`_on_event`)."""
+        if self._needs_particles or self.max_window_steps <= 1:
+            return 1
+        sim = self.sim
+        ahead = sim.horizon_step() - sim.step
+        if ahead <= 0:
+            return 1
+        return int(max(1, min(self.max_window_steps, -(-ahead // self._ratio))))
+
+    def _on_event(self):
+        """The coupling event at an electrical step boundary t_k (module Notes).
+
+        It closes the step that the particles just finished and opens the next; when nothing in
+        the Simulation can look at or change the state before t_{k+W} (its
+        :meth:`~microsyn.Simulation.horizon_step`) and no synapse reads the particles (a
+        :class:`TransmitterParticles` ligand or Nernst feedback), it goes on over the W - 1 next
+        boundaries as well: gating, emission counts and membrane steps of the whole window in
+        one go, so that the particle engine advances over the W steps in one kernel call. The
+        random draws and the arithmetic are those of W separate events: the result is the same.
+        """
+        sim = self.sim
+        for _ in range(self._window_steps()):
+            if self._began:
+                self._finish_interval()
+            self._began = True
+            self._begin_interval()
+            c0 = _time.perf_counter()
+            step0 = self._sim_step0 + self._k * self._ratio
+            for syn in self.synapses:
+                for e in syn.emitters.values():
+                    if e.at is not None:
+                        e.draw_interval(step0, self._ratio, sim.dt)
+            self.timings["emission"] += _time.perf_counter() - c0
+        sim.schedule(_CouplingEvent(self, self.t_ms + self.dt_ms))
 
     def _finish_interval(self):
+        c0 = _time.perf_counter()
         solver = self.solver
         dt = self.dt_ms
         I_in = np.zeros(solver.graph.n)  # current into the cell [pA] per compartment
@@ -705,7 +800,9 @@ class SynapticCoupling:
         if any(syn._gate is not None and syn._nopen and syn.n_open != syn._nopen[-1]
                for syn in self.synapses):
             solver.mark_discontinuity()
+        c1 = _time.perf_counter()
         solver.step(1)
+        c2 = _time.perf_counter()
         self._k += 1
         t = self.t_ms
         self.time_ms.append(t)
@@ -713,29 +810,44 @@ class SynapticCoupling:
             syn._t.append(t)
             syn._V.append(float(solver.V[syn.node]))
             syn._nopen.append(syn.n_open)
+        tm = self.timings
+        tm["emission"] += c1 - c0
+        tm["membrane"] += c2 - c1
+        tm["readouts"] += _time.perf_counter() - c2
 
     def _begin_interval(self):
         t0 = self.t_ms
         t1 = t0 + self.dt_ms
         V = self.solver.V
+        tm = self.timings
         for syn in self.synapses:
+            c0 = _time.perf_counter()
             v = float(V[syn.node])
             if isinstance(syn.ligand, TransmitterParticles) and self.sim is not None:
                 syn.ligand.update(self.sim)
-            syn._update_local_concentrations(self.sim)
+            if syn.nernst_feedback:
+                syn._update_local_concentrations(self.sim)
+            else:
+                syn.local_concentrations = syn.concentrations
+            c1 = _time.perf_counter()
             times, n_open = syn._gate_interval(t0, t1, v)
-            knots = np.append(times, t1)
-            mean_open = float(np.sum(np.diff(knots) * n_open) / self.dt_ms)
+            c2 = _time.perf_counter()
+            knots, cum, total = open_time_integral(times, n_open, t1)
+            mean_open = float(total / self.dt_ms)
             syn._mean_open.append(mean_open)
             unit = syn.channel.ion_currents_pA(v, syn.local_concentrations)  # outward + per open channel
-            flux = {ion: I * CHARGES_PER_MS_PER_PA / syn.channel.ions[ion].valence for ion, I in unit.items()}
-            syn._unit_I.append(float(sum(unit.values())))
-            syn._expected_I_pA = float(sum(unit.values())) * mean_open
+            unit_sum = float(sum(unit.values()))
+            syn._unit_I.append(unit_sum)
+            syn._expected_I_pA = unit_sum * mean_open
             syn._Erev.append(syn._reversal())
-            for ion, f in flux.items():
-                e_in, e_out = syn.emitters[(ion, "in")], syn.emitters[(ion, "out")]
-                e_in.set_interval(times, n_open, t1, max(-f, 0.0))
-                e_out.set_interval(times, n_open, t1, max(f, 0.0))
+            for ion, I in unit.items():
+                f = I * CHARGES_PER_MS_PER_PA / syn.channel.ions[ion].valence
+                syn.emitters[(ion, "in")].set_step_function(knots, cum, max(-f, 0.0))
+                syn.emitters[(ion, "out")].set_step_function(knots, cum, max(f, 0.0))
+            c3 = _time.perf_counter()
+            tm["readouts"] += c1 - c0
+            tm["gating"] += c2 - c1
+            tm["emission"] += c3 - c2
             if not self._warned:
                 C = self.solver.graph.capacitance_pF[syn.node]
                 gmax = syn.n_channels * syn.channel.g_nS

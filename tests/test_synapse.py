@@ -233,3 +233,97 @@ def test_channel_opening_does_not_ring_crank_nicolson(damp_steps):
     dV = np.diff(tr["V_mV"][k:k + 10])  # increments from the first full step after the opening
     zigzag = np.any(np.diff(dV) > 1e-9 * np.abs(dV).max())
     assert zigzag == (damp_steps == 0), dV
+
+
+def _coupled_event(max_window_steps=1000, recorder=False, seed=3):
+    solver = MembraneSolver(cable(100.0, 1.0, 20), dt_ms=0.01)
+    solver.init(-70.0)
+    dom = ms.Domain(ms.Sphere((0, 0, 0), 0.6, name="far"), holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="membrane")])
+    dom.set_boundary("far", "absorb")
+    sim = ms.Simulation(dom, dt=2e-3, species=["Na+"], seed=seed)
+    cpl = SynapticCoupling(solver, sim, max_window_steps=max_window_steps)
+    syn = cpl.add_synapse(Synapse(AMPA(), 10, at=(0, 0, 0), node=0, membrane="membrane",
+                                  ligand=PulseLigand(1.0, 0.1, 0.6)))
+    cpl.add_synapse(Synapse(AMPA(), 5, at=(0.2, 0, 0), node=3, membrane="membrane",
+                            ligand=PulseLigand(1.0, 0.35, 0.3)))
+    probe = cpl.add_voltage_probe(5)
+    if recorder:
+        sim.add_recorder(ms.Count("Na+"), trigger=0.034)  # off the electrical grid: cuts windows mid-step
+    return cpl, syn, probe
+
+
+def _coupled_state(cpl, syn, probe):
+    ids, pos = cpl.sim.ids_and_positions()
+    tr = syn.trace()
+    return dict(ids=ids, pos=pos, V=cpl.solver.V.copy(), probe=np.asarray(probe.V_mV), time=list(cpl.time_ms),
+                charge=cpl.charge_injected_e, ions_in=syn.ions_in, ions_out=syn.ions_out,
+                absorbed=dict(cpl.sim.absorbed), **{f"trace_{k}": np.asarray(v) for k, v in tr.items()})
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            assert np.array_equal(a[k], b[k]), k
+        else:
+            assert a[k] == b[k], k
+
+
+@pytest.mark.parametrize("recorder", [False, True], ids=["plain", "with_recorder"])
+def test_coupled_run_in_pieces_equals_one_run_and_windows_change_nothing(recorder):
+    """Reference: one cpl.run(a + b) with one electrical step per coupling event
+    (max_window_steps=1, the event-by-event semantics). The same run cut into pieces
+    (run(a); run(b); run(c)) and with windows of many electrical steps per kernel call give the
+    same ions, positions, voltages and synapse traces bit for bit, also with a recorder whose
+    times fall inside electrical steps (it cuts the windows)."""
+    ref = _coupled_event(max_window_steps=1, recorder=recorder)
+    ref[0].run(1.2)
+    want = _coupled_state(*ref)
+    assert want["trace_n_open"].max() > 0 and len(want["ids"]) > 0 and sum(want["absorbed"].values()) > 0
+    one = _coupled_event(recorder=recorder)
+    one[0].run(1.2)
+    _assert_same(want, _coupled_state(*one))
+    parts = _coupled_event(recorder=recorder)
+    for d in (0.37, 0.05, 0.78):
+        parts[0].run(d)
+    _assert_same(want, _coupled_state(*parts))
+    # windows did happen: far fewer kernel calls than one per electrical step
+    assert ref[0].sim.stats["kernel_calls"] >= 100
+    if not recorder:
+        assert one[0].sim.stats["kernel_calls"] < 0.2 * ref[0].sim.stats["kernel_calls"]
+
+
+def _observed(max_window_steps):
+    cpl, syn, _ = _coupled_event(max_window_steps=max_window_steps)
+    sim = cpl.sim
+    seen = []
+    sim.schedule(0.25, lambda s: seen.append(("event", s.time, cpl.solver.t_ms, float(cpl.solver.V[0]))))
+
+    class Rec:
+        trigger = ms.At([0.502, 0.7])
+
+        def record(self, s):
+            seen.append(("recorder", s.time, cpl.solver.t_ms, float(cpl.solver.V[0])))
+
+    sim.add_recorder(Rec())
+    cpl.run(0.8)
+    return cpl, seen
+
+
+def test_coupling_windows_stop_at_events_and_recorders():
+    """Reference: the event-by-event coupling (max_window_steps=1). A callback event and a
+    recorder see the solver's time and voltage exactly as there, although the coupling otherwise
+    works many electrical steps ahead of the particles; between runs the solver is at the
+    Simulation's time and nothing may run ahead."""
+    cpl1, seen1 = _observed(1)
+    cpl, seen = _observed(1000)
+    assert seen == seen1 and len(seen) == 3
+    assert seen[1][1] == pytest.approx(0.502, abs=1e-12) and seen[1][2] == pytest.approx(0.5, abs=1e-12)
+    assert cpl.solver.t_ms == pytest.approx(cpl.sim.time, abs=1e-12)
+    assert cpl.sim.horizon_step() == cpl.sim.step
+
+
+def test_coupling_window_parameter_is_checked():
+    solver = MembraneSolver(cable(10.0, 2.0, 1), dt_ms=0.01)
+    with pytest.raises(ParameterError, match="max_window_steps"):
+        SynapticCoupling(solver, max_window_steps=0)

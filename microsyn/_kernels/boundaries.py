@@ -33,10 +33,14 @@ from .geometry import (
     INF,
     K_BOX,
     K_CYLINDER,
+    K_HALFSPACE,
     K_MESH,
+    K_SPHERE,
     face_distance,
     face_normal,
+    face_plane,
     face_point,
+    fold_into,
     mesh_inside,
     mesh_safe_distance,
     prim_sdf,
@@ -109,6 +113,150 @@ def safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
             if d < nearest_hole:
                 nearest_hole = d
     return min(best_solid, nearest_hole)
+
+
+@nb.njit(**JIT)
+def face_margins(margin, bc):
+    """(species, surface) Brownian-bridge margins [um]: ``margin[s]`` at the faces that absorb
+    species s, 0 elsewhere (a reflecting or transmitting face needs none)."""
+    out = np.zeros(bc.shape)
+    for s in range(bc.shape[0]):
+        for f in range(bc.shape[1]):
+            if bc[s, f] == BC_ABSORB:
+                out[s, f] = margin[s]
+    return out
+
+
+@nb.njit(**JIT_HOT)
+def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                    reach):
+    """The free region of a particle of species ``s`` at (x, y, z), for the stepping kernels.
+
+    Returns (r, r_ball, nx, ny, nz, off, cx, cy, cz, rc2). ``r`` [um] is a lower bound on the
+    distance to the domain's boundary, less the Brownian-bridge margin (``fmargin``) of the
+    absorbing faces: a ball of radius r around the point holds no surface. The free region is
+    the ball of radius ``r_ball`` >= r around the point, cut by up to two surfaces that a step
+    can be checked against exactly and cheaply:
+
+    - a *fold plane* (n, off): the nearest surface is a flat reflecting face (a half-space, or a
+      face of the domain's only solid when that is a box or a half-space). Within the ball it is
+      the only flat surface, so a step that stays in the ball is reflected exactly by one fold of
+      its end point (the mirror image of a point beyond the plane is closer to the ball's centre,
+      which is on the domain side, so the reflected path stays in the ball);
+    - a *container sphere* (centre c, squared radius rc2): the domain's only solid is a sphere;
+      rc2 is its radius less the bridge margin, squared. A step whose ends (before and after the
+      fold) lie in that smaller sphere stays in it (a sphere is convex), so it neither crosses
+      the surface nor comes within the margin of it.
+
+    A surface is used this way only when it is within ``reach`` [um] (a few rms steps; farther
+    away the plain ball lasts long enough) and it makes the ball larger. Without a fold plane
+    n = 0 and off = -1; without a sphere rc2 = inf (both tests then always pass).
+    """
+    n = kind.shape[0]
+    nsol = 0
+    for p in range(n):
+        if role[p] == ROLE_SOLID:
+            nsol += 1
+    r1 = INF  # smallest bound (leaving out a container sphere)
+    r2 = INF  # second smallest
+    f1p = -1  # the flat reflecting face giving r1, if it is one
+    f1f = -1
+    best_solid = -INF
+    solid_m = 0.0
+    ts = INF  # bound from the container sphere, if the only solid is a sphere
+    sp = -1
+    spm = 0.0
+    for p in range(n):
+        k = kind[p]
+        nf = face_base[p + 1] - face_base[p]
+        pm = 0.0
+        for f in range(nf):
+            pm = max(pm, fmargin[s, face_base[p] + f])
+        if role[p] == ROLE_SOLID:
+            if nsol == 1 and (k == K_BOX or k == K_HALFSPACE):
+                for f in range(nf):  # the only solid, a flat-faced one: one bound per face
+                    surf = face_base[p] + f
+                    if k == K_BOX:
+                        d = face_distance(kind, par, sdf, mesh_meta, p, f, x, y, z)
+                    else:
+                        d = -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+                    t = d - fmargin[s, surf]
+                    if t < r1:
+                        r2 = r1
+                        r1 = t
+                        f1p = p if bc[s, surf] == BC_REFLECT else -1
+                        f1f = f
+                    elif t < r2:
+                        r2 = t
+                continue
+            if nsol == 1 and k == K_SPHERE:
+                ts = -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) - pm
+                sp = p
+                spm = pm
+                continue
+            if k == K_MESH:
+                d = mesh_safe_distance(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+            else:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+            if -d > best_solid:
+                best_solid = -d
+            solid_m = max(solid_m, pm)
+        elif active[s, p] != 0:
+            if k == K_MESH:
+                d = mesh_safe_distance(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+            else:
+                d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+            t = d - pm
+            if t < r1:
+                r2 = r1
+                r1 = t
+                f1p = p if (k == K_HALFSPACE and bc[s, face_base[p]] == BC_REFLECT) else -1
+                f1f = 0
+            elif t < r2:
+                r2 = t
+    if best_solid > -INF:
+        t = best_solid - solid_m
+        if t < r1:
+            r2 = r1
+            r1 = t
+            f1p = -1
+        elif t < r2:
+            r2 = t
+    r = min(r1, ts)
+    # the options: plain ball, fold, sphere, fold and sphere; the largest ball wins
+    use_fold = f1p >= 0 and r1 < reach and r2 > r1
+    use_sph = sp >= 0 and ts > 0.0 and ts < reach
+    best = r
+    fold = False
+    sph = False
+    if use_fold and min(r2, ts) > best:
+        best = min(r2, ts)
+        fold = True
+    if use_sph and r1 > best:
+        best = r1
+        fold = False
+        sph = True
+    if use_fold and use_sph and r2 > best:
+        best = r2
+        fold = True
+        sph = True
+    nx = 0.0
+    ny = 0.0
+    nz = 0.0
+    off = -1.0
+    cx = 0.0
+    cy = 0.0
+    cz = 0.0
+    rc2 = INF
+    if fold:
+        flat, nx, ny, nz, off = face_plane(kind, par, f1p, f1f, role[f1p] == ROLE_HOLE)
+    if sph:
+        rc = par[sp, 3] - spm  # radius less the bridge margin
+        cx = par[sp, 0]
+        cy = par[sp, 1]
+        cz = par[sp, 2]
+        rc2 = rc * rc
+    return r, best, nx, ny, nz, off, cx, cy, cz, rc2
 
 
 @nb.njit(**JIT_HOT)
@@ -285,6 +433,151 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
 
 
 @nb.njit(**JIT_HOT)
+def _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx, dy, dz, ex, ey, ez):
+    """Specular reflection at the point c = p0 + t d of face ``f`` of primitive ``p``.
+
+    Returns the new piece (p0, d) starting a hair on the domain side of c, and its end e. In a
+    flat face the reflected end is the fold of the piece's end e (the arithmetic of the stepping
+    kernels' fast path); in a curved one the rest of the step is mirrored in the tangent plane.
+    """
+    scale = 1.0 + max(abs(cx), max(abs(cy), abs(cz)))
+    nudge = 8.0 * 2.220446049250313e-16 * scale
+    flat, nx, ny, nz, off = face_plane(kind, par, p, f, role[p] == ROLE_HOLE)
+    if flat:
+        ex, ey, ez = fold_into(ex, ey, ez, nx, ny, nz, off)
+        x0 = cx + nudge * nx
+        y0 = cy + nudge * ny
+        z0 = cz + nudge * nz
+        return x0, y0, z0, ex - x0, ey - y0, ez - z0, ex, ey, ez
+    nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, cx, cy, cz)
+    rem = 1.0 - t
+    rx = rem * dx
+    ry = rem * dy
+    rz = rem * dz
+    dot = rx * nx + ry * ny + rz * nz
+    rx -= 2.0 * dot * nx
+    ry -= 2.0 * dot * ny
+    rz -= 2.0 * dot * nz
+    inward = -1.0 if role[p] == ROLE_SOLID else 1.0
+    x0 = cx + inward * nudge * nx
+    y0 = cy + inward * nudge * ny
+    z0 = cz + inward * nudge * nz
+    return x0, y0, z0, rx, ry, rz, x0 + rx, y0 + ry, z0 + rz
+
+
+@nb.njit(**JIT_HOT)
+def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, face_base, bc):
+    """The one primitive whose surface may lie within ``reach`` [um] of (x, y, z), for species s.
+
+    Returns p >= 0 when primitive p is the only one within reach and :func:`resolve_single` can
+    take a step there exactly (a half-space, box, sphere or cylinder whose faces all reflect s,
+    or a half-space or sphere that absorbs s on its one face; a solid must hold the point, and
+    be the only solid that does); -1 when no surface is within reach; -2 otherwise (several
+    surfaces, a mesh, mixed or transmitting faces: the general :func:`resolve_step`).
+    """
+    n = kind.shape[0]
+    cand = -1
+    n_hold = 0
+    for p in range(n):
+        if role[p] == ROLE_HOLE and active[s, p] == 0:
+            continue
+        k = kind[p]
+        if k == K_MESH:
+            d = mesh_safe_distance(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
+        else:
+            d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+        if role[p] == ROLE_SOLID and d <= 0.0:
+            n_hold += 1
+        if abs(d) >= reach:
+            continue
+        if cand != -1 or k == K_MESH:
+            return -2
+        if role[p] == ROLE_SOLID and d > 0.0:
+            return -2
+        cand = p
+    if cand < 0:
+        return -1
+    if role[cand] == ROLE_SOLID and n_hold != 1:
+        return -2
+    k = kind[cand]
+    f0 = face_base[cand]
+    nf = face_base[cand + 1] - f0
+    n_ref = 0
+    n_abs = 0
+    for f in range(nf):
+        c = bc[s, f0 + f]
+        if c == BC_REFLECT:
+            n_ref += 1
+        elif c == BC_ABSORB:
+            n_abs += 1
+    if n_ref == nf:
+        return cand
+    if n_abs == nf and nf == 1 and (k == K_SPHERE or k == K_HALFSPACE):
+        return cand
+    return -2
+
+
+@nb.njit(**JIT_HOT)
+def resolve_single(s, p, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, par, face_base,
+                   sdf, mesh_meta, bc):
+    """:func:`resolve_step` where primitive ``p`` is the only surface within reach of the step
+    (:func:`single_surface`): the same exits, reflections, absorption and Brownian-bridge test,
+    without looking at the other primitives. Same returns as :func:`resolve_step`."""
+    hole = role[p] == ROLE_HOLE
+    sx = x0
+    sy = y0
+    sz = z0
+    nref = 0
+    ex = x0 + dx
+    ey = y0 + dy
+    ez = z0 + dz
+    surf0 = face_base[p]
+    for _ in range(MAX_REFLECTIONS):
+        a, b, fa, fb = segment_interval(kind, par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz)
+        t = INF
+        f = -1
+        if hole:
+            if a < -EPS_T and b > EPS_T:
+                return sx, sy, sz, 0, nref, 1
+            if a >= -EPS_T and a <= 1.0 and b > a + EPS_T:
+                t = max(a, 0.0)
+                f = fa
+        else:
+            if not (a <= EPS_T and b >= -EPS_T):
+                return sx, sy, sz, 0, nref, 1
+            cur = max(b, 0.0)
+            if cur <= 1.0:
+                t = cur
+                f = fb
+        if f < 0:
+            if bc[s, surf0] == BC_ABSORB:  # one absorbing face: the Brownian bridge
+                d0 = face_distance(kind, par, sdf, mesh_meta, p, 0, x0, y0, z0)
+                d1 = face_distance(kind, par, sdf, mesh_meta, p, 0, ex, ey, ez)
+                if hole:
+                    d0 = -d0
+                    d1 = -d1
+                if not (d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin):
+                    prob = math.exp(-d0 * d1 / Ddt)
+                    if prob >= BRIDGE_NEGLIGIBLE and u01(counter_hash(kp, step, STREAM_BRIDGE)) < prob:
+                        return ex, ey, ez, surf0 + 1, nref, 0
+            d = prim_sdf(kind, par, sdf, mesh_meta, p, ex, ey, ez)
+            if (hole and d < -INSIDE_TOL) or (not hole and d > INSIDE_TOL):
+                return sx, sy, sz, 0, nref, 1
+            return ex, ey, ez, 0, nref, 0
+        surf = surf0 + f
+        code = bc[s, surf]
+        cx = x0 + t * dx
+        cy = y0 + t * dy
+        cz = z0 + t * dz
+        if code == BC_ABSORB:
+            return cx, cy, cz, surf + 1, nref, 0
+        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
+                                                      cz, dx, dy, dz, ex, ey, ez)
+        nref += 1
+    return sx, sy, sz, 0, nref, 1
+
+
+@nb.njit(**JIT_HOT)
 def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, active, par,
                  face_base, sdf, mesh_meta, bc, has_absorb, tin, tout, fin, fout):
     """Move a particle of species ``s`` by (dx, dy, dz) from p0, resolving every boundary.
@@ -296,15 +589,19 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
     sy = y0
     sz = z0
     nref = 0
+    # the end of the current straight piece when a flat face fixed it (a fold), else p0 + d
+    ex = x0 + dx
+    ey = y0 + dy
+    ez = z0 + dz
     for _ in range(MAX_REFLECTIONS):
         t, p, f = first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta,
                              tin, tout, fin, fout)
         if p == -2:
             return sx, sy, sz, 0, nref, 1
         if p == -1:
-            x1 = x0 + dx
-            y1 = y0 + dy
-            z1 = z0 + dz
+            x1 = ex
+            y1 = ey
+            z1 = ez
             if has_absorb:
                 u = u01(counter_hash(kp, step, STREAM_BRIDGE))
                 st = bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par,
@@ -323,25 +620,8 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
             return cx, cy, cz, surf + 1, nref, 0
         if code == BC_TRANSMIT:
             return cx, cy, cz, -(surf + 1), nref, 0
-        nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, cx, cy, cz)
-        rem = 1.0 - t
-        rx = rem * dx
-        ry = rem * dy
-        rz = rem * dz
-        dot = rx * nx + ry * ny + rz * nz
-        rx -= 2.0 * dot * nx
-        ry -= 2.0 * dot * ny
-        rz -= 2.0 * dot * nz
-        # step a hair back to the domain side of the surface
-        inward = -1.0 if role[p] == ROLE_SOLID else 1.0
-        scale = 1.0 + max(abs(cx), max(abs(cy), abs(cz)))
-        nudge = 8.0 * 2.220446049250313e-16 * scale
-        x0 = cx + inward * nudge * nx
-        y0 = cy + inward * nudge * ny
-        z0 = cz + inward * nudge * nz
-        dx = rx
-        dy = ry
-        dz = rz
+        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
+                                                      cz, dx, dy, dz, ex, ey, ez)
         nref += 1
     return sx, sy, sz, 0, nref, 1
 

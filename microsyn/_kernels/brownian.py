@@ -7,11 +7,21 @@ particles; each parallel task takes one block through all steps (milliseconds of
 task).
 
 Fast path: at a checkpoint c a particle gets a *safe radius* r, a lower bound on the distance
-from c to any boundary (minus a Brownian-bridge margin when the species can be absorbed). While
-the particle stays within the ball |p - c| < r, every step's segment lies in that ball (both ends
-do, and the ball is convex), so no step can touch a boundary and the particle moves freely.
-A step that would end outside the ball goes through
-:func:`microsyn._kernels.boundaries.resolve_step`, and the particle gets a new checkpoint.
+from c to any boundary (minus a Brownian-bridge margin for the faces that absorb its species;
+:func:`~microsyn._kernels.boundaries.checkpoint_ball`). While the particle stays within the ball
+|p - c| < r, every step's segment lies in that ball (both ends do, and the ball is convex), so no
+step can touch a boundary and the particle moves freely. When the nearest surface is a flat
+reflecting face (a membrane plane, a face of a box), the ball leaves that face out and the
+particle keeps a *fold plane*: a step that stays in the larger ball is reflected by one fold of
+its end point, which is exact there (one flat surface, specular reflection). When the domain's
+only solid is a sphere, the ball may leave that sphere out too and the particle keeps it as a
+*container*: a step whose ends lie in the sphere (less the bridge margin) stays in it, since a
+sphere is convex. A step that would
+end outside the ball goes through :func:`_slow` (a cheap test whether the balls around both
+ends cover the step, else the exact :func:`microsyn._kernels.boundaries.resolve_step`, which
+reflects in flat faces with the same fold arithmetic), and the particle gets a new checkpoint.
+The result of a step therefore does not depend on where the checkpoints were: a run cut into
+several kernel calls gives the same positions bit for bit.
 
 ``step_table`` uses the 65,536-entry normal table (vectorised across the particles of a block);
 ``step_exact`` uses the exact ziggurat normal (scalar, particle by particle).
@@ -24,7 +34,7 @@ import numba as nb
 import numpy as np
 
 from ..config import JIT_HOT, JIT_PARALLEL
-from .boundaries import resolve_step, safe_radius
+from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
 from .random import (
     MASK16,
     S16,
@@ -44,39 +54,60 @@ C_REFLECT = 1
 C_REJECT = 2
 C_ENDED = 3
 C_RESOLVE = 4
-N_COUNTERS = 5
+C_FOLD = 5
+C_SINGLE = 6
+N_COUNTERS = 7
+
+#: a particle keeps a fold plane when the flat face is within this many rms steps
+FOLD_REACH_SIGMAS = 4.0
 
 
 @nb.njit(**JIT_HOT)
-def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, Ddt_s, margin, kind, role, active,
-          par, face_base, sdf, mesh_meta, bc, has_absorb, tin, tout, fin, fout, counters, b):
-    """One step of particle ``i`` that left its safe ball; returns (x, y, z, safe radius).
+def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s, margin, kind, role,
+          active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin, tout, fin, fout, counters,
+          b):
+    """One step of particle ``i`` that left its free ball.
 
-    ``rp`` is a lower bound on the distance from p0 to the boundary (minus the margin). If the end
-    point q has a bound rq > 0 and |q - p0| < rp + rq, the balls around p0 and q cover the whole
-    segment, so the step cannot touch a boundary and is taken as it is (the cheap, common case).
-    Otherwise :func:`resolve_step` follows the step exactly.
+    Returns the new position and its free region (x, y, z, r, r_ball, nx, ny, nz, off, cx, cy, cz,
+    rc2; see :func:`checkpoint_ball`; r = -inf when the particle ended). ``rp`` is a lower bound on the
+    distance from p0 to the boundary (minus the margins; 0 when unknown). If the end point q has
+    a bound rq > 0 and |q - p0| < rp + rq, the balls around p0 and q cover the whole segment,
+    so the step cannot touch a boundary and is taken as it is (the cheap, common case).
+    Otherwise the step is followed exactly: by :func:`resolve_single` when one surface alone is
+    within reach (the step's length, plus the bridge margin for an absorbable species), else by
+    the general :func:`resolve_step`.
     """
     s = np.int64(species[i])
     qx = x0 + dx
     qy = y0 + dy
     qz = z0 + dz
-    rq = safe_radius(s, qx, qy, qz, kind, role, active, par, sdf, mesh_meta) - margin[s]
+    reach = FOLD_REACH_SIGMAS * sigma_s
+    rq, rf, nx, ny, nz, off, cx, cy, cz, rc2 = checkpoint_ball(
+        s, qx, qy, qz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin, reach)
     counters[b, C_SLOW] += 1
-    if rq > 0.0 and math.sqrt(dx * dx + dy * dy + dz * dz) < max(rp, 0.0) + rq:
-        return qx, qy, qz, rq
-    counters[b, C_RESOLVE] += 1
-    x, y, z, st, nref, rej = resolve_step(s, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s], margin[s],
-                                          kind, role, active, par, face_base, sdf, mesh_meta, bc,
-                                          has_absorb[s] != 0, tin, tout, fin, fout)
+    L = math.sqrt(dx * dx + dy * dy + dz * dz)
+    if rq > 0.0 and L < max(rp, 0.0) + rq:
+        return qx, qy, qz, rq, rf, nx, ny, nz, off, cx, cy, cz, rc2
+    one = single_surface(s, x0, y0, z0, L + (margin[s] if has_absorb[s] != 0 else 0.0), kind, role,
+                         active, par, sdf, mesh_meta, face_base, bc)
+    if one >= 0:
+        counters[b, C_SINGLE] += 1
+        x, y, z, st, nref, rej = resolve_single(s, one, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s],
+                                                margin[s], kind, role, par, face_base, sdf, mesh_meta, bc)
+    else:
+        counters[b, C_RESOLVE] += 1
+        x, y, z, st, nref, rej = resolve_step(s, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s], margin[s],
+                                              kind, role, active, par, face_base, sdf, mesh_meta, bc,
+                                              has_absorb[s] != 0, tin, tout, fin, fout)
     counters[b, C_REFLECT] += nref
     counters[b, C_REJECT] += rej
     if st != 0:
         state[i] = st
         counters[b, C_ENDED] += 1
-        return x, y, z, np.inf
-    safe = safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta) - margin[s]
-    return x, y, z, safe
+        return x, y, z, -np.inf, -np.inf, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, np.inf
+    r, rf, nx, ny, nz, off, cx, cy, cz, rc2 = checkpoint_ball(
+        s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin, reach)
+    return x, y, z, r, rf, nx, ny, nz, off, cx, cy, cz, rc2
 
 
 @nb.njit(**JIT_PARALLEL)
@@ -91,6 +122,7 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
     n_prim = kind.shape[0]
+    fmargin = face_margins(margin, bc)
     for b in nb.prange(n_blocks):
         i0 = b * block
         n = min(n_all, i0 + block) - i0
@@ -99,16 +131,28 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
         lz = np.empty(n)
         lkp = np.empty(n, dtype=np.uint64)
         lsg = np.empty(n)
-        lsafe = np.empty(n)  # squared safe radius (-1 when there is none)
-        lcx = np.empty(n)  # checkpoint
+        lsafe = np.empty(n)  # squared radius of the free ball (-1 when there is none)
+        lcx = np.empty(n)  # checkpoint: the ball's centre
         lcy = np.empty(n)
         lcz = np.empty(n)
+        lrp = np.zeros(n)  # bound on the distance to every surface at the checkpoint
+        lfx = np.zeros(n)  # fold plane n . x - off >= 0 (n = 0, off = -1: none)
+        lfy = np.zeros(n)
+        lfz = np.zeros(n)
+        lfo = np.full(n, -1.0)
+        lsx = np.zeros(n)  # container sphere |x - c|^2 < rc2 (rc2 = inf: none)
+        lsy = np.zeros(n)
+        lsz = np.zeros(n)
+        lsr2 = np.full(n, np.inf)
+        lhf = np.zeros(n, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
+        nfp = 0  # particles of the block with one
         lflag = np.zeros(n, dtype=np.uint8)  # 1 where this step needs the slow path
         lstart = np.zeros(n, dtype=np.int64)
         tin = np.empty(n_prim)
         tout = np.empty(n_prim)
         fin = np.empty(n_prim, dtype=np.int64)
         fout = np.empty(n_prim, dtype=np.int64)
+        nfolds = 0
         for j in range(n):
             i = i0 + j
             lx[j] = x[i]
@@ -126,9 +170,15 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             else:
                 s = np.int64(species[i])
                 lsg[j] = sigma[s]
-                r = safe_radius(s, x[i], y[i], z[i], kind, role, active, par, sdf,
-                                mesh_meta) - margin[s]
-                lsafe[j] = r * r if r > 0.0 else -1.0
+                (r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
+                 lsr2[j]) = checkpoint_ball(
+                    s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                    FOLD_REACH_SIGMAS * sigma[s])
+                lrp[j] = r
+                lsafe[j] = rf * rf if rf > 0.0 else -1.0
+                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or lsr2[j] < np.inf) else 0
+                nfp += hf - lhf[j]
+                lhf[j] = hf
         # particles born during the call sit at the end, sorted by start step
         j_born = 0
         while j_born < n and lstart[j_born] == 0:
@@ -140,29 +190,70 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
                 if state[i] == 0:
                     s = np.int64(species[i])
                     lsg[j_born] = sigma[s]
-                    r = safe_radius(s, lx[j_born], ly[j_born], lz[j_born], kind, role, active,
-                                    par, sdf, mesh_meta) - margin[s]
-                    lsafe[j_born] = r * r if r > 0.0 else -1.0
+                    (r, rf, lfx[j_born], lfy[j_born], lfz[j_born], lfo[j_born], lsx[j_born], lsy[j_born],
+                     lsz[j_born], lsr2[j_born]) = checkpoint_ball(
+                        s, lx[j_born], ly[j_born], lz[j_born], kind, role, active, par, sdf, mesh_meta,
+                        face_base, bc, fmargin, FOLD_REACH_SIGMAS * sigma[s])
+                    lrp[j_born] = r
+                    lsafe[j_born] = rf * rf if rf > 0.0 else -1.0
+                    hf = 1 if (lfx[j_born] != 0.0 or lfy[j_born] != 0.0 or lfz[j_born] != 0.0 or lsr2[j_born] < np.inf) else 0
+                    nfp += hf - lhf[j_born]
+                    lhf[j_born] = hf
                 j_born += 1
             nflag = 0
-            for j in range(n):
-                h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                g = lsg[j]
-                dx = g * table[h & MASK16]
-                dy = g * table[(h >> S16) & MASK16]
-                dz = g * table[(h >> S32) & MASK16]
-                qx = lx[j] + dx
-                qy = ly[j] + dy
-                qz = lz[j] + dz
-                ex = qx - lcx[j]
-                ey = qy - lcy[j]
-                ez = qz - lcz[j]
-                ok = ex * ex + ey * ey + ez * ez < lsafe[j]
-                lx[j] = qx if ok else lx[j]
-                ly[j] = qy if ok else ly[j]
-                lz[j] = qz if ok else lz[j]
-                lflag[j] = 0 if ok else 1
-                nflag += 0 if ok else 1
+            if nfp > 0:
+                for j in range(n):
+                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                    g = lsg[j]
+                    dx = g * table[h & MASK16]
+                    dy = g * table[(h >> S16) & MASK16]
+                    dz = g * table[(h >> S32) & MASK16]
+                    qx = lx[j] + dx
+                    qy = ly[j] + dy
+                    qz = lz[j] + dz
+                    ex = qx - lcx[j]
+                    ey = qy - lcy[j]
+                    ez = qz - lcz[j]
+                    # the fold in the plane (a no-op without one: n = 0, off = -1)
+                    s1 = lfx[j] * qx + lfy[j] * qy + lfz[j] * qz - lfo[j]
+                    f = 2.0 * min(s1, 0.0)
+                    fx = qx - f * lfx[j]
+                    fy = qy - f * lfy[j]
+                    fz = qz - f * lfz[j]
+                    # the container sphere, before and after the fold (rc2 = inf without one)
+                    ax = qx - lsx[j]
+                    ay = qy - lsy[j]
+                    az = qz - lsz[j]
+                    bx = fx - lsx[j]
+                    by = fy - lsy[j]
+                    bz = fz - lsz[j]
+                    ok = ((ex * ex + ey * ey + ez * ez < lsafe[j]) and (ax * ax + ay * ay + az * az < lsr2[j])
+                          and (bx * bx + by * by + bz * bz < lsr2[j]))
+                    lx[j] = fx if ok else lx[j]
+                    ly[j] = fy if ok else ly[j]
+                    lz[j] = fz if ok else lz[j]
+                    lflag[j] = 0 if ok else 1
+                    nflag += 0 if ok else 1
+                    nfolds += 1 if (ok and s1 < 0.0) else 0
+            else:
+                for j in range(n):
+                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                    g = lsg[j]
+                    dx = g * table[h & MASK16]
+                    dy = g * table[(h >> S16) & MASK16]
+                    dz = g * table[(h >> S32) & MASK16]
+                    qx = lx[j] + dx
+                    qy = ly[j] + dy
+                    qz = lz[j] + dz
+                    ex = qx - lcx[j]
+                    ey = qy - lcy[j]
+                    ez = qz - lcz[j]
+                    ok = ex * ex + ey * ey + ez * ez < lsafe[j]
+                    lx[j] = qx if ok else lx[j]
+                    ly[j] = qy if ok else ly[j]
+                    lz[j] = qz if ok else lz[j]
+                    lflag[j] = 0 if ok else 1
+                    nflag += 0 if ok else 1
             if nflag == 0:
                 continue
             for j in range(n):
@@ -177,25 +268,34 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
                 ex = lx[j] - lcx[j]
                 ey = ly[j] - lcy[j]
                 ez = lz[j] - lcz[j]
-                rp = (math.sqrt(lsafe[j]) if lsafe[j] > 0.0 else 0.0) - math.sqrt(ex * ex + ey * ey + ez * ez)
-                nx_, ny_, nz_, safe = _slow(i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp,
-                                            species, state, Ddt_s, margin, kind, role, active, par,
-                                            face_base, sdf, mesh_meta, bc, has_absorb, tin, tout,
-                                            fin, fout, counters, b)
+                rp = lrp[j] - math.sqrt(ex * ex + ey * ey + ez * ez)
+                (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
+                 lsr2[j]) = _slow(
+                    i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
+                    kind, role, active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin,
+                    tout, fin, fout, counters, b)
                 lx[j] = nx_
                 ly[j] = ny_
                 lz[j] = nz_
                 lcx[j] = nx_
                 lcy[j] = ny_
                 lcz[j] = nz_
-                lsafe[j] = safe * safe if safe > 0.0 else -1.0
+                lrp[j] = r
+                lsafe[j] = rf * rf if rf > 0.0 else -1.0
                 if state[i] != 0:
                     lsg[j] = 0.0
+                    lsafe[j] = np.inf
+                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or lsr2[j] < np.inf) else 0
+                nfp += hf - lhf[j]
+                lhf[j] = hf
+
         for j in range(n):
             i = i0 + j
             x[i] = lx[j]
             y[i] = ly[j]
             z[i] = lz[j]
+        counters[b, C_FOLD] += nfolds
+        counters[b, C_REFLECT] += nfolds
 
 
 @nb.njit(**JIT_PARALLEL)
@@ -206,6 +306,7 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
     n_prim = kind.shape[0]
+    fmargin = face_margins(margin, bc)
     for b in nb.prange(n_blocks):
         i0 = b * block
         i1 = min(n_all, i0 + block)
@@ -213,6 +314,7 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
         tout = np.empty(n_prim)
         fin = np.empty(n_prim, dtype=np.int64)
         fout = np.empty(n_prim, dtype=np.int64)
+        nfolds = 0
         for i in range(i0, i1):
             if state[i] != 0:
                 continue
@@ -225,8 +327,10 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             px = x[i]
             py = y[i]
             pz = z[i]
-            r = safe_radius(s, px, py, pz, kind, role, active, par, sdf, mesh_meta) - margin[s]
-            safe2 = r * r if r > 0.0 else -1.0
+            r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
+                s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                FOLD_REACH_SIGMAS * g)
+            safe2 = rf * rf if rf > 0.0 else -1.0
             cx = px
             cy = py
             cz = pz
@@ -235,21 +339,32 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
                 dx = g * zig_normal(counter_hash(kp, stp, STREAM_ZIG_X), zx, zr)
                 dy = g * zig_normal(counter_hash(kp, stp, STREAM_ZIG_Y), zx, zr)
                 dz = g * zig_normal(counter_hash(kp, stp, STREAM_ZIG_Z), zx, zr)
-                ex = px + dx - cx
-                ey = py + dy - cy
-                ez = pz + dz - cz
+                qx = px + dx
+                qy = py + dy
+                qz = pz + dz
+                ex = qx - cx
+                ey = qy - cy
+                ez = qz - cz
                 if ex * ex + ey * ey + ez * ez < safe2:
-                    px += dx
-                    py += dy
-                    pz += dz
-                    continue
-                rp = (math.sqrt(safe2) if safe2 > 0.0 else 0.0) - math.sqrt(
-                    (px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
-                px, py, pz, r = _slow(i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, Ddt_s,
-                                         margin, kind, role, active, par, face_base, sdf,
-                                         mesh_meta, bc, has_absorb, tin, tout, fin, fout,
-                                         counters, b)
-                safe2 = r * r if r > 0.0 else -1.0
+                    s1 = fx * qx + fy * qy + fz * qz - fo
+                    f = 2.0 * min(s1, 0.0)
+                    ux = qx - f * fx
+                    uy = qy - f * fy
+                    uz = qz - f * fz
+                    if ((qx - sx) ** 2 + (qy - sy) ** 2 + (qz - sz) ** 2 < sr2
+                            and (ux - sx) ** 2 + (uy - sy) ** 2 + (uz - sz) ** 2 < sr2):
+                        if s1 < 0.0:
+                            nfolds += 1
+                        px = ux
+                        py = uy
+                        pz = uz
+                        continue
+                rp = r - math.sqrt((px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
+                px, py, pz, r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _slow(
+                    i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, g, Ddt_s, margin, kind, role,
+                    active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin, tout, fin,
+                    fout, counters, b)
+                safe2 = rf * rf if rf > 0.0 else -1.0
                 cx = px
                 cy = py
                 cz = pz
@@ -258,3 +373,5 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             x[i] = px
             y[i] = py
             z[i] = pz
+        counters[b, C_FOLD] += nfolds
+        counters[b, C_REFLECT] += nfolds

@@ -780,3 +780,54 @@ def segment_interval(kind, par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz):
     # mesh: exact crossings with the triangles
     a, b = mesh_segment_interval(par, sdf, mesh_meta, p, x0, y0, z0, dx, dy, dz)
     return a, b, 0, 0
+
+
+@nb.njit(**JIT_HOT)
+def face_plane(kind, par, p, f, hole):
+    """The plane of a flat face as the half-space n . x - off >= 0 on the domain side.
+
+    Returns (flat, nx, ny, nz, off): ``flat`` is False for curved faces (sphere, cylinder side,
+    mesh). ``hole`` says the primitive is a hole (the domain is outside it). Half-spaces, box
+    faces and cylinder caps are flat. Every reflection in a flat face is computed with this plane
+    and :func:`fold_into`, whichever code path takes the step, so a step gives the same result
+    bit for bit however a run is cut into kernel calls.
+    """
+    k = kind[p]
+    sg = 1.0 if hole else -1.0  # outward normal of the primitive -> normal towards the domain
+    if k == K_HALFSPACE:
+        nx = sg * par[p, 3]
+        ny = sg * par[p, 4]
+        nz = sg * par[p, 5]
+        return True, nx, ny, nz, nx * par[p, 0] + ny * par[p, 1] + nz * par[p, 2]
+    if k == K_BOX:
+        a = f // 2
+        if f % 2 == 0:  # the low face: outward normal -e_a
+            c = par[p, a]
+            s = -sg
+        else:
+            c = par[p, 3 + a]
+            s = sg
+        if a == 0:
+            return True, s, 0.0, 0.0, s * c
+        if a == 1:
+            return True, 0.0, s, 0.0, s * c
+        return True, 0.0, 0.0, s, s * c
+    if k == K_CYLINDER and (f == 1 or f == 2):
+        s = -sg if f == 1 else sg  # base cap: outward -axis; top cap: +axis
+        nx = s * par[p, 3]
+        ny = s * par[p, 4]
+        nz = s * par[p, 5]
+        off = nx * par[p, 0] + ny * par[p, 1] + nz * par[p, 2]
+        if f == 2:
+            off += s * par[p, 7]
+        return True, nx, ny, nz, off
+    return False, 0.0, 0.0, 1.0, 0.0
+
+
+@nb.njit(inline="always", **JIT)
+def fold_into(x, y, z, nx, ny, nz, off):
+    """Mirror (x, y, z) into the half-space n . x - off >= 0 if it lies beyond the plane: the
+    specular reflection of a straight step in a flat face, as one fold of its end point."""
+    s1 = nx * x + ny * y + nz * z - off
+    f = 2.0 * min(s1, 0.0)
+    return x - f * nx, y - f * ny, z - f * nz
