@@ -603,6 +603,22 @@ class ChannelType:
         """Total exit rate [1/ms] of each state."""
         return np.bincount(self._src, weights=self.rates(L_mM, V_mV), minlength=self.n_states)
 
+    def _cached_rates(self, L_mM: float, V_mV: float):
+        """(rates, exit rates) at (L, V), remembered for the last few hundred (L, V) pairs (the
+        gating asks for the same ligand levels over and over); read-only arrays."""
+        key = (float(L_mM), float(V_mV) if self._has_v else None)
+        cache = self.__dict__.setdefault("_rate_cache", {})
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) > 512:
+                cache.clear()
+            r = self.rates(L_mM, V_mV)
+            q = np.bincount(self._src, weights=r, minlength=self.n_states)
+            r.flags.writeable = False
+            q.flags.writeable = False
+            hit = cache[key] = (r, q)
+        return hit
+
     def equilibrium(self, L_mM: float, V_mV: float = -70.0) -> np.ndarray:
         """Stationary occupancy of the states at constant L [mM] and V [mV]."""
         Q = self.generator(L_mM, V_mV)
@@ -645,8 +661,14 @@ class ChannelType:
         if self.E_rev_mV is not None:
             I = g * (V - self.E_rev_mV)
             return {ion: f * I for ion, f in self.selectivity.items()}
-        E = self.nernst_mV(concentrations)
-        conc = self.concentrations(concentrations)
+        key = None if concentrations is None else tuple(sorted(concentrations.items()))
+        cached = self.__dict__.get("_nernst_cache")
+        if cached is not None and cached[0] == key:
+            E, conc = cached[1], cached[2]
+        else:
+            E = self.nernst_mV(concentrations)
+            conc = self.concentrations(concentrations)
+            self._nernst_cache = (key, E, conc)
         out = {}
         for ion, f in self.selectivity.items():
             if ion in self.ghk_ions:

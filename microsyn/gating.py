@@ -285,16 +285,13 @@ class StochasticGating:
         nopen = [self.n_open]
         rng = self.rng
         cur_open = nopen[0]
+        counts = np.fromiter((len(m) for m in self._members), np.float64, ch.n_states)
         for a, b in zip(cuts[:-1], cuts[1:]):
             Lmax = float(lig.max_over(a, b))
-            qbar = ch.exit_rates(Lmax, V_mV)
+            rates_cache, qbar = ch._cached_rates(Lmax, V_mV)
             t = a
             const = getattr(lig, "piecewise_constant", False) or Lmax == 0.0
-            rates_cache = None
-            if const:
-                rates_cache = ch.rates(Lmax, V_mV)
             while True:
-                counts = np.fromiter((len(m) for m in self._members), np.float64, ch.n_states)
                 w = counts * qbar
                 lam = w.sum()
                 if lam <= 0:
@@ -322,6 +319,8 @@ class StochasticGating:
                 mem = self._members[s]
                 i = mem[int(rng.integers(len(mem)))]
                 self._move(i, s, dst)
+                counts[s] -= 1.0
+                counts[dst] += 1.0
                 self.n_events += 1
                 d_open = int(open_mask[dst]) - int(open_mask[s])
                 if d_open:

@@ -776,6 +776,20 @@ class CompiledGeometry:
     def kernel_args(self):
         return (self.kind, self.role, self.active, self.par, self.face_base, self.sdf, self.mesh_meta, self.bc)
 
+    @property
+    def digest(self) -> str:
+        """A hash of the arrays (equal for equal geometry, also across a checkpoint)."""
+        d = self.__dict__.get("_digest")
+        if d is None:
+            import hashlib
+
+            h = hashlib.blake2b(digest_size=16)
+            for a in self.kernel_args():
+                h.update(str(a.dtype).encode() + str(a.shape).encode())
+                h.update(np.ascontiguousarray(a).tobytes())
+            d = self.__dict__["_digest"] = h.hexdigest()
+        return d
+
 
 class Domain:
     """A union of solid shapes minus a union of holes, with boundary conditions per surface.
@@ -898,6 +912,12 @@ class Domain:
     def smallest_feature(self) -> float:
         """Smallest feature [um] of any shape (the time-step check uses it)."""
         return min(s.smallest_feature() for s in self.shapes)
+
+    def compile_key(self, species_names: Sequence[str]) -> tuple:
+        """A value that changes whenever :meth:`compile` would give other arrays: the species
+        order, the boundary conditions and every shape's identity and parameters."""
+        return (tuple(species_names), tuple(sorted(self._bc.items(), key=repr)),
+                tuple((id(s), s.params().tobytes()) for s in self.shapes))
 
     def compile(self, species_names: Sequence[str]) -> CompiledGeometry:
         """Arrays for the kernels, for the given species order."""

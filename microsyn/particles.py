@@ -1,9 +1,14 @@
 """Structure-of-arrays particle storage.
 
-One particle costs 36 bytes: x, y, z (float64, um), a unique id (uint64, the random-number key)
-a species index (int16) and a state (int16: 0 alive, +(k+1) absorbed at surface k, -(k+1)
-transmitted out through surface k). Arrays grow by doubling; ended particles are removed by
-:meth:`ParticleStore.compact`, which keeps the order of the others.
+One particle costs 40 bytes: x, y, z (float64, um), a unique id (uint64, the random-number key)
+a species index (int16), a state (int16: 0 alive, +(k+1) absorbed at surface k, -(k+1)
+transmitted out through surface k) and a *free radius* (float32, um): a lower bound, left by the
+last kernel call, on the distance from the particle to every surface of its domain (less the
+Brownian-bridge margins), or -1 when unknown. The next call starts from it instead of looking
+the geometry up again (for a mesh, eight lattice reads per particle). Anything that moves
+particles outside the stepping kernels must set it to -1 (:meth:`ParticleStore.forget_free_radii`);
+:meth:`append` does so for new particles. Arrays grow by doubling; ended particles are removed
+by :meth:`ParticleStore.compact`, which keeps the order of the others.
 """
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ import numpy as np
 from .config import ID_DTYPE, POSITION_DTYPE, SPECIES_DTYPE, STATE_DTYPE
 from .errors import ParameterError
 
+FREE_RADIUS_DTYPE = np.float32
 BYTES_PER_PARTICLE = 3 * np.dtype(POSITION_DTYPE).itemsize + np.dtype(ID_DTYPE).itemsize + \
-    np.dtype(SPECIES_DTYPE).itemsize + np.dtype(STATE_DTYPE).itemsize
+    np.dtype(SPECIES_DTYPE).itemsize + np.dtype(STATE_DTYPE).itemsize + np.dtype(FREE_RADIUS_DTYPE).itemsize
+_ARRAYS = ("_x", "_y", "_z", "_pid", "_species", "_state", "_free_r")
 
 
 class ParticleStore:
@@ -27,6 +34,8 @@ class ParticleStore:
         self._pid = np.empty(capacity, ID_DTYPE)
         self._species = np.empty(capacity, SPECIES_DTYPE)
         self._state = np.empty(capacity, STATE_DTYPE)
+        self._free_r = np.empty(capacity, FREE_RADIUS_DTYPE)
+        self.free_key = None  # what the free radii were computed for (geometry, steps, margins)
         self.n = 0
         self.next_id = 0
 
@@ -56,6 +65,15 @@ class ParticleStore:
         return self._state[: self.n]
 
     @property
+    def free_r(self):
+        return self._free_r[: self.n]
+
+    def forget_free_radii(self) -> None:
+        """Mark every free radius unknown (after moving particles outside the kernels, or when
+        the geometry, the time step or a boundary condition changes)."""
+        self.free_r[:] = -1.0
+
+    @property
     def capacity(self) -> int:
         return self._x.shape[0]
 
@@ -68,7 +86,7 @@ class ParticleStore:
         if total <= self.capacity:
             return
         cap = max(total, 2 * self.capacity)
-        for name in ("_x", "_y", "_z", "_pid", "_species", "_state"):
+        for name in _ARRAYS:
             old = getattr(self, name)
             new = np.empty(cap, old.dtype)
             new[: self.n] = old[: self.n]
@@ -88,6 +106,7 @@ class ParticleStore:
         self._pid[s] = np.arange(self.next_id, self.next_id + m, dtype=ID_DTYPE)
         self._species[s] = species_index
         self._state[s] = 0
+        self._free_r[s] = -1.0
         self.n += m
         self.next_id += m
         return s
@@ -102,7 +121,7 @@ class ParticleStore:
         removed_species = self.species[ended].copy()
         keep = ~ended
         k = int(keep.sum())
-        for name in ("_x", "_y", "_z", "_pid", "_species", "_state"):
+        for name in _ARRAYS:
             arr = getattr(self, name)
             arr[:k] = arr[: self.n][keep]
         self.n = k

@@ -160,7 +160,10 @@ class Simulation:
 
     def _compile(self) -> CompiledGeometry:
         self._check_dt()
-        self._compiled = self.domain.compile(self.species.names)
+        key = self.domain.compile_key(self.species.names)
+        if self._compiled is None or getattr(self, "_compiled_key", None) != key:
+            self._compiled = self.domain.compile(self.species.names)
+            self._compiled_key = key
         return self._compiled
 
     def check_inside(self, species, points, what="particles"):
@@ -450,8 +453,12 @@ class Simulation:
         if ps.n < PARALLEL_MIN_PARTICLES:
             want = 1
         numba.set_num_threads(min(want, numba.config.NUMBA_NUM_THREADS))
+        key = (cg.digest, sigma.tobytes(), margin.tobytes())
+        if ps.free_key != key:  # free radii from another geometry, step or margin: unknown
+            ps.forget_free_radii()
+            ps.free_key = key
         try:
-            common = (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, n_old, start_new,
+            common = (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, n_old, start_new,
                       self.step, nsteps, self._seed_key, sigma, Ddt, margin, cg.has_absorb)
             if self.gaussian == "table":
                 kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), block, counters)

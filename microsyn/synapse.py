@@ -772,7 +772,7 @@ class SynapticCoupling:
         c0 = _time.perf_counter()
         solver = self.solver
         dt = self.dt_ms
-        I_in = np.zeros(solver.graph.n)  # current into the cell [pA] per compartment
+        I_in = {}  # current into the cell [pA] per compartment of a synapse
         if self.sim is not None:  # count-only emitters (no extracellular side in the domain)
             t1 = self.t_ms + dt
             for syn in self.synapses:
@@ -788,14 +788,18 @@ class SynapticCoupling:
                 I = q / dt / CHARGES_PER_MS_PER_PA
             else:
                 I = -syn._expected_I_pA
-            I_in[syn.node] += I
+            I_in[syn.node] = I_in.get(syn.node, 0.0) + I
             syn._I.append(-I)
             self.charge_injected_e += I * dt * CHARGES_PER_MS_PER_PA
-        ext = solver.external_current_pA - self._my_current + I_in
-        nodes = np.flatnonzero((ext != solver.external_current_pA) | (self._my_current != 0) | (I_in != 0))
-        if nodes.size:
-            solver.set_external_current(nodes, ext[nodes])
-        self._my_current = I_in
+        # the solver's injected current: what others set there, plus this step's synaptic current
+        ext = solver.external_current_pA
+        mine = self._my_current
+        for node, I in I_in.items():
+            v = ext[node] - mine[node] + I
+            if not math.isfinite(v):
+                raise ParameterError(f"the synaptic current at compartment {node} is not finite ({v} pA)")
+            ext[node] = v
+            mine[node] = I
         # a channel opening or closing is a step in the current: damp Crank-Nicolson's ringing
         if any(syn._gate is not None and syn._nopen and syn.n_open != syn._nopen[-1]
                for syn in self.synapses):

@@ -23,7 +23,8 @@ def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
     Ddt = np.array([D * dt])
     margin = np.where(cg.has_absorb != 0, 4.5 * sigma, 0.0)
     counters = np.zeros(((n + 511) // 512, kb.N_COUNTERS), np.int64)
-    common = (x, y, z, pid, species, state, n, np.zeros(0, np.int64), step0, nsteps,
+    free_r = np.full(n, -1.0, np.float32)
+    common = (x, y, z, pid, species, state, free_r, n, np.zeros(0, np.int64), step0, nsteps,
               rng.seed_key(seed), sigma, Ddt, margin, cg.has_absorb)
     if gaussian == "table":
         kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), 512, counters)

@@ -28,7 +28,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT, JIT_HOT
+from ..config import JIT, JIT_HOT, JIT_PARALLEL
 from .geometry import (
     INF,
     K_BOX,
@@ -626,16 +626,23 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
     return sx, sy, sz, 0, nref, 1
 
 
-@nb.njit(**JIT)
+@nb.njit(**JIT_PARALLEL)
+def _outside_flags(x, y, z, species, state, kind, role, active, par, sdf, mesh_meta, tol, flags):
+    n = 0
+    for i in nb.prange(x.shape[0]):
+        out = state[i] == 0 and not inside_domain(np.int64(species[i]), x[i], y[i], z[i], kind, role, active,
+                                                   par, sdf, mesh_meta, tol)
+        flags[i] = 1 if out else 0
+        n += 1 if out else 0
+    return n
+
+
 def count_outside(x, y, z, species, state, kind, role, active, par, sdf, mesh_meta, tol, out_idx):
-    """Number of live particles outside their domain; their indices fill ``out_idx``."""
-    nout = 0
-    for i in range(x.shape[0]):
-        if state[i] != 0:
-            continue
-        if not inside_domain(np.int64(species[i]), x[i], y[i], z[i], kind, role, active, par, sdf,
-                             mesh_meta, tol):
-            if nout < out_idx.shape[0]:
-                out_idx[nout] = i
-            nout += 1
-    return nout
+    """Number of live particles outside their domain (in parallel); the first of their indices
+    fill ``out_idx``."""
+    flags = np.empty(x.shape[0], np.uint8)
+    n = int(_outside_flags(x, y, z, species, state, kind, role, active, par, sdf, mesh_meta, tol, flags))
+    if n:
+        idx = np.flatnonzero(flags)[: out_idx.shape[0]]
+        out_idx[: idx.size] = idx
+    return n

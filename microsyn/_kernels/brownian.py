@@ -110,14 +110,27 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
     return x, y, z, r, rf, nx, ny, nz, off, cx, cy, cz, rc2
 
 
+@nb.njit(**JIT_HOT)
+def _left_radius(r, ex, ey, ez, ended):
+    """The free radius a particle leaves for the next call: its bound ``r`` at the checkpoint
+    less its distance (ex, ey, ez) from there, made a little smaller so that rounding to float32
+    keeps it a lower bound; -1 when none is left or the particle ended."""
+    if ended:
+        return -1.0
+    rem = r - math.sqrt(ex * ex + ey * ey + ez * ez)
+    return rem * (1.0 - 1e-6) if rem > 0.0 else -1.0
+
+
 @nb.njit(**JIT_PARALLEL)
-def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, seed_key, sigma,
+def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
                bc, block, counters):
     """Advance all live particles by ``nsteps`` table-normal steps (see module docstring).
 
     Particles with index >= ``n_old`` are born during the call: particle ``n_old + m`` starts
-    stepping at local step ``start_new[m]``.
+    stepping at local step ``start_new[m]``. ``free_r`` holds each particle's free radius from
+    the last call (-1: unknown; see :mod:`microsyn.particles`): where it is at least a few rms
+    steps it is the first ball, else the geometry is looked up; the call leaves the new ones.
     """
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
@@ -167,6 +180,10 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             if state[i] != 0 or lstart[j] > 0:
                 lsg[j] = 0.0  # ended, or not born yet: switched on at its start step below
                 lsafe[j] = np.inf
+            elif free_r[i] >= FOLD_REACH_SIGMAS * sigma[species[i]]:
+                lsg[j] = sigma[species[i]]
+                lrp[j] = free_r[i]
+                lsafe[j] = lrp[j] * lrp[j]
             else:
                 s = np.int64(species[i])
                 lsg[j] = sigma[s]
@@ -294,12 +311,13 @@ def step_table(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             x[i] = lx[j]
             y[i] = ly[j]
             z[i] = lz[j]
+            free_r[i] = _left_radius(lrp[j], lx[j] - lcx[j], ly[j] - lcy[j], lz[j] - lcz[j], lsg[j] == 0.0)
         counters[b, C_FOLD] += nfolds
         counters[b, C_REFLECT] += nfolds
 
 
 @nb.njit(**JIT_PARALLEL)
-def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, seed_key, sigma,
+def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, zx, zr, kind, role, active, par, face_base, sdf, mesh_meta,
                bc, block, counters):
     """Advance all live particles by ``nsteps`` exact-Gaussian (ziggurat) steps."""
@@ -327,9 +345,21 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             px = x[i]
             py = y[i]
             pz = z[i]
-            r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
-                s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
-                FOLD_REACH_SIGMAS * g)
+            if free_r[i] >= FOLD_REACH_SIGMAS * g and k0 == 0:
+                r = np.float64(free_r[i])
+                rf = r
+                fx = 0.0
+                fy = 0.0
+                fz = 0.0
+                fo = -1.0
+                sx = 0.0
+                sy = 0.0
+                sz = 0.0
+                sr2 = np.inf
+            else:
+                r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
+                    s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                    FOLD_REACH_SIGMAS * g)
             safe2 = rf * rf if rf > 0.0 else -1.0
             cx = px
             cy = py
@@ -373,5 +403,6 @@ def step_exact(x, y, z, pid, species, state, n_old, start_new, step0, nsteps, se
             x[i] = px
             y[i] = py
             z[i] = pz
+            free_r[i] = _left_radius(r, px - cx, py - cy, pz - cz, state[i] != 0)
         counters[b, C_FOLD] += nfolds
         counters[b, C_REFLECT] += nfolds
