@@ -34,6 +34,7 @@ import numba as nb
 import numpy as np
 
 from ..config import JIT_HOT, JIT_PARALLEL
+from .geometry import K_MESH
 from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
 from .random import (
     MASK16,
@@ -64,8 +65,8 @@ FOLD_REACH_SIGMAS = 4.0
 
 @nb.njit(**JIT_HOT)
 def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s, margin, kind, role,
-          active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin, tout, fin, fout, counters,
-          b):
+          active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout, fin, fout,
+          counters, b):
     """One step of particle ``i`` that left its free ball.
 
     Returns the new position and its free region (x, y, z, r, r_ball, nx, ny, nz, off, cx, cy, cz,
@@ -88,8 +89,10 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
     L = math.sqrt(dx * dx + dy * dy + dz * dz)
     if rq > 0.0 and L < max(rp, 0.0) + rq:
         return qx, qy, qz, rq, rf, nx, ny, nz, off, cx, cy, cz, rc2
-    one = single_surface(s, x0, y0, z0, L + (margin[s] if has_absorb[s] != 0 else 0.0), kind, role,
-                         active, par, sdf, mesh_meta, face_base, bc)
+    one = -2
+    if not has_mesh:  # (a mesh within reach always takes the general path)
+        one = single_surface(s, x0, y0, z0, L + (margin[s] if has_absorb[s] != 0 else 0.0), kind, role,
+                             active, par, sdf, mesh_meta, face_base, bc)
     if one >= 0:
         counters[b, C_SINGLE] += 1
         x, y, z, st, nref, rej = resolve_single(s, one, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s],
@@ -105,6 +108,8 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
         state[i] = st
         counters[b, C_ENDED] += 1
         return x, y, z, -np.inf, -np.inf, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, np.inf
+    if x == qx and y == qy and z == qz:  # the step touched nothing after all: q's region
+        return qx, qy, qz, rq, rf, nx, ny, nz, off, cx, cy, cz, rc2
     r, rf, nx, ny, nz, off, cx, cy, cz, rc2 = checkpoint_ball(
         s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin, reach)
     return x, y, z, r, rf, nx, ny, nz, off, cx, cy, cz, rc2
@@ -136,6 +141,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
     n_blocks = (n_all + block - 1) // block
     n_prim = kind.shape[0]
     fmargin = face_margins(margin, bc)
+    has_mesh = False
+    for p in range(n_prim):
+        if kind[p] == K_MESH:
+            has_mesh = True
     for b in nb.prange(n_blocks):
         i0 = b * block
         n = min(n_all, i0 + block) - i0
@@ -289,8 +298,8 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
                  lsr2[j]) = _slow(
                     i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
-                    kind, role, active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin,
-                    tout, fin, fout, counters, b)
+                    kind, role, active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh,
+                    tin, tout, fin, fout, counters, b)
                 lx[j] = nx_
                 ly[j] = ny_
                 lz[j] = nz_
@@ -325,6 +334,10 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
     n_blocks = (n_all + block - 1) // block
     n_prim = kind.shape[0]
     fmargin = face_margins(margin, bc)
+    has_mesh = False
+    for p in range(n_prim):
+        if kind[p] == K_MESH:
+            has_mesh = True
     for b in nb.prange(n_blocks):
         i0 = b * block
         i1 = min(n_all, i0 + block)
@@ -392,8 +405,8 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 rp = r - math.sqrt((px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
                 px, py, pz, r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _slow(
                     i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, g, Ddt_s, margin, kind, role,
-                    active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, tin, tout, fin,
-                    fout, counters, b)
+                    active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout,
+                    fin, fout, counters, b)
                 safe2 = rf * rf if rf > 0.0 else -1.0
                 cx = px
                 cy = py
