@@ -48,11 +48,12 @@ Example
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import OutputPathError, ParameterError, UnknownSpeciesError, check_count
+from .errors import OutputPathError, ParameterError, UnknownSpeciesError, check_count, check_positive
 from .recorders import _as_trigger
 
 FORMAT = "microsyn-results"
@@ -101,7 +102,10 @@ def _frame_name(i: int) -> str:
 
 def subsample_indices(ids: np.ndarray, m: int) -> np.ndarray:
     """Indices of ``m`` of the particles, evenly spread over their ids (deterministic)."""
-    order = np.argsort(ids, kind="stable")
+    if ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])):  # the particle store keeps ids increasing
+        order = np.arange(ids.size)
+    else:
+        order = np.argsort(ids, kind="stable")
     if m >= ids.size:
         return order
     pick = np.floor(np.arange(m) * (ids.size / m)).astype(np.int64)
@@ -153,16 +157,33 @@ class ResultsWriter:
     attrs : dict, optional
         Extra file attributes (title, description, ...).
 
+    flush_every_s : float
+        While a run goes on, the open file is flushed to disk at most this often [s of wall
+        time] (0: after every frame).
+
     Notes
     -----
-    The file is opened, appended and closed at every frame, so it is complete and readable after
-    any frame, and nothing needs closing. Add traces with :meth:`add_trace` and per-frame scalars
-    with :meth:`add_scalar`.
+    The file is opened at the first frame of a run, kept open while the run goes on, and closed
+    when the run ends (:meth:`end_run`, which :meth:`Simulation.run <microsyn.Simulation.run>`
+    calls at the end of every run, also when the run raises). So after every ``run()`` returns,
+    or raises, the file is complete and readable, by another process too, with every frame
+    recorded so far; a frame that was being written when an exception came is removed, not left
+    half written. Nothing else needs closing: :meth:`close` (or ``with ResultsWriter(...) as
+    w:``) closes it early, and the next frame opens it again. Only if the process dies during a
+    run (killed, out of memory) is the file left open: it may then lose the frames since the last
+    flush (see ``flush_every_s``), or not open at all.
+
+    Frames are written with HDF5's low-level calls and the lattice fields are LZF-compressed by a
+    compiled kernel (:mod:`microsyn._kernels.lzf`) into the chunks of datasets created exactly as
+    ``h5py``'s ``create_dataset(..., compression="lzf")`` creates them (same chunk shape, filter
+    and fill value), so every reader gets the numbers it always got. Lattice chunks whose values
+    are all zero are not stored: HDF5 reads them as the datasets' fill value, 0. Add traces with :meth:`add_trace` and per-frame scalars with :meth:`add_scalar`.
     """
 
     def __init__(self, path, every: float | None = None, *, trigger=None, species=None, lattice=None,
                  max_ions_per_frame: int = 100_000, surfaces=None, surface_size: float = 2.0,
-                 membrane=None, voltage=None, glyphs=None, store_ids: bool = True, attrs=None):
+                 membrane=None, voltage=None, glyphs=None, store_ids: bool = True, attrs=None,
+                 flush_every_s: float = 10.0):
         import h5py
 
         if (every is None) == (trigger is None):
@@ -181,6 +202,11 @@ class ResultsWriter:
         self._scalars: dict[str, tuple] = {}
         self.n_frames = 0
         self._species_names: list[str] | None = None
+        self.flush_every_s = check_positive("flush_every_s [s]", flush_every_s, allow_zero=True)
+        self._f = None          # the h5py.File while a run goes on
+        self._frames = self._times = None  # its /frames group and /time_ms dataset id
+        self._ll = None         # cached low-level HDF5 objects (see _low_level)
+        self._last_flush = 0.0
         ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=f"results file {self.path!r}")
         try:
             f = h5py.File(self.path, "w")
@@ -208,14 +234,57 @@ class ResultsWriter:
 
     def add_trace(self, name: str, time_ms, values, units: str = "mV", label: str | None = None) -> None:
         """Store a time series (e.g. V(t) [mV] at the channel, or the channel current [pA])."""
+        self.close()
         write_trace(self.path, name, time_ms, values, units=units, label=label)
 
     def add_glyphs(self, kind: str, positions_um, label: str | None = None) -> None:
         """Store positions [um] of channels/receptors/vesicles to draw as glyphs."""
         import h5py
 
+        self.close()
         with h5py.File(self.path, "a") as f:
             _write_glyphs(f, kind, positions_um, label)
+
+    # ------------------------------------------------------------------ the open file
+    def _file(self):
+        """The results file, opened for appending if it is not open."""
+        import h5py
+
+        if self._f is None:
+            try:
+                self._f = h5py.File(self.path, "a")
+            except OSError as e:
+                raise OutputPathError(f"cannot open results file {self.path!r} for appending ({e}); was it "
+                                      f"moved, or opened for writing by another program?") from None
+            self._last_flush = time.perf_counter()
+            self._frames = self._f["frames"]
+            self._times = self._f["time_ms"].id
+        return self._f
+
+    def end_run(self, sim=None) -> None:
+        """The recorder role called by :meth:`Simulation.run <microsyn.Simulation.run>` at the end
+        of every run (also one that raised): close the file, so that it is complete on disk."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the file if it is open (the next frame opens it again)."""
+        f, self._f = self._f, None
+        self._frames = self._times = None
+        if f is not None:
+            f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):
+        # checkpoints (Simulation.save) hold the writer without its open file or HDF5 objects
+        state = self.__dict__.copy()
+        state["_f"] = state["_frames"] = state["_times"] = None
+        state["_ll"] = None
+        return state
 
     # ------------------------------------------------------------------ recording
     def _first(self, f, sim):
@@ -250,51 +319,154 @@ class ResultsWriter:
             _write_glyphs(f, kind, pos, None)
 
     def record(self, sim) -> None:
+        f = self._file()
+        if self._species_names is None:
+            self._first(f, sim)
+        i = self.n_frames
+        name = _frame_name(i)
+        frames, t = self._frames, self._times
+        try:
+            self._write_frame(frames, name, sim)
+            t.set_extent((i + 1,))
+            fspace = t.get_space()
+            fspace.select_hyperslab((i,), (1,))
+            t.write(self._low_level()["space1"], fspace, np.array([sim.time], np.float64))
+        except BaseException:
+            if name in frames:  # leave no half-written frame behind
+                del frames[name]
+            if f["time_ms"].shape[0] != i:
+                f["time_ms"].resize((i,))
+            raise
+        self.n_frames += 1
+        now = time.perf_counter()
+        if now - self._last_flush >= self.flush_every_s:
+            f.flush()
+            self._last_flush = now
+
+    def _low_level(self) -> dict:
+        """HDF5 objects reused by every frame: property lists, types, a dataspace."""
+        from h5py import h5p, h5s, h5t
+
+        if self._ll is None:
+            lcpl = h5p.create(h5p.LINK_CREATE)  # what h5py's create_group uses for ASCII names
+            lcpl.set_create_intermediate_group(True)
+            lcpl.set_char_encoding(h5t.CSET_ASCII)
+            plain = h5p.create(h5p.DATASET_CREATE)  # h5py's create_dataset(data=...) without options
+            plain.set_obj_track_times(False)
+            self._ll = dict(lcpl=lcpl, plain=plain, lzf=None, lzf_shape=None, space1=h5s.create_simple((1,)),
+                            scalar=h5s.create_simple(()), types={})
+        return self._ll
+
+    def _type(self, dtype):
+        from h5py import h5t
+
+        types = self._low_level()["types"]
+        dt = np.dtype(dtype)
+        if dt not in types:
+            types[dt] = h5t.py_create(dt, logical=True)
+        return types[dt]
+
+    def _group(self, parent_id, name: bytes):
+        from h5py import h5g
+
+        return h5g.create(parent_id, name, lcpl=self._low_level()["lcpl"])
+
+    def _attr(self, obj_id, name: bytes, value) -> None:
+        """A scalar attribute, as h5py's ``obj.attrs[name] = value`` writes an int or a float."""
+        from h5py import h5a
+
+        data = np.asarray(value)
+        a = h5a.create(obj_id, name, self._type(data.dtype), self._low_level()["scalar"])
+        a.write(data)
+        a.close()
+
+    def _dataset(self, parent_id, name: str, data):
+        """A contiguous dataset, as h5py's ``create_dataset(name, data=data)`` writes it."""
+        from h5py import h5d, h5s
+
+        data = np.ascontiguousarray(data)
+        d = h5d.create(parent_id, name.encode("utf8"), self._type(data.dtype), h5s.create_simple(data.shape),
+                       dcpl=self._low_level()["plain"])
+        d.write(h5s.ALL, h5s.ALL, data)
+        return d
+
+    def _lzf_dataset(self, parent_id, name: str, field):
+        """A float32 3D dataset, as h5py's ``create_dataset(name, data=field, compression="lzf")``
+        stores it (same chunks and filter), its chunks compressed by the LZF kernel."""
+        import h5py
+        from h5py import h5d, h5s
+
+        from ._kernels.lzf import lzf_compress_chunks
+
+        a = np.ascontiguousarray(field, dtype=np.float32)
+        ll = self._low_level()
+        if ll["lzf_shape"] != a.shape:  # the first field of this shape: h5py creates it
+            d = h5py.Group(parent_id).create_dataset(name, shape=a.shape, dtype=np.float32, compression="lzf")
+            cx, cy, cz = d.chunks
+            nc = [-(-n // c) for n, c in zip(a.shape, d.chunks)]
+            n_chunks = nc[0] * nc[1] * nc[2]
+            offsets = [((c // (nc[1] * nc[2])) * cx, ((c // nc[2]) % nc[1]) * cy, (c % nc[2]) * cz)
+                       for c in range(n_chunks)]
+            ll.update(lzf=d.id.get_create_plist(), lzf_shape=a.shape, chunks=d.chunks, offsets=offsets,
+                      raw=np.empty((n_chunks, cx * cy * cz), np.uint32),
+                      comp=np.empty((n_chunks, 4 * cx * cy * cz), np.uint8), lens=np.empty(n_chunks, np.int64))
+            did = d.id
+        else:
+            did = h5d.create(parent_id, name.encode("utf8"), self._type(np.float32), h5s.create_simple(a.shape),
+                             dcpl=ll["lzf"])
+        raw, comp = ll["raw"], ll["comp"]
+        lzf_compress_chunks(a.view(np.uint32), *ll["chunks"], raw, comp, ll["lens"])
+        for c, (off, n) in enumerate(zip(ll["offsets"], ll["lens"].tolist())):
+            if n > 0:
+                did.write_direct_chunk(off, comp[c, :n], 0)
+            elif n == 0:  # not compressible: stored as it is, the LZF filter marked as skipped
+                did.write_direct_chunk(off, raw[c], 1)
+            # n < 0: all zero, not stored: read as the fill value 0
+        return did
+
+    def _write_frame(self, frames, name: str, sim) -> None:
         import h5py
 
-        with h5py.File(self.path, "a") as f:
-            if self._species_names is None:
-                self._first(f, sim)
-            i = self.n_frames
-            g = f["frames"].create_group(_frame_name(i))
-            g.attrs["time_ms"] = float(sim.time)
-            g.attrs["step"] = int(sim.step)
-            counts = {s: sim.count(s) for s in self._species_names}
-            total = sum(counts.values())
-            ions = g.create_group("ions")
-            idg = g.create_group("ion_ids") if self.store_ids else None
-            for s in self._species_names:
-                ids, pos = sim.ids_and_positions(s)
-                m = counts[s] if total <= self.max_ions else int(self.max_ions * counts[s] // total)
-                idx = subsample_indices(ids, m)
-                d = ions.create_dataset(s, data=pos[idx].astype(np.float32))
-                d.attrs["n_total"] = counts[s]
-                if idg is not None:
-                    idg.create_dataset(s, data=ids[idx].astype(np.int64))
-            if self.lattice is not None:
-                lg = g.create_group("lattice")
-                cg = lg.create_group("conc_mM")
-                for s in self._species_names:
-                    cg.create_dataset(s, data=self.lattice.concentration_mM(sim, s).astype(np.float32),
-                                      compression="lzf")
-                lg.create_dataset("charge_e_per_um3", data=self.lattice.charge_density(sim).astype(np.float32),
-                                  compression="lzf")
-            V = None
-            if self.voltage is not None:
-                V = self.voltage(sim)
-            elif self.membrane is not None and hasattr(self.membrane, "V"):
-                V = self.membrane.V
-            if V is not None:
-                g.create_dataset("V_mV", data=np.asarray(V, np.float32).ravel())
-            if self._scalars:
-                sg = g.create_group("scalars")
-                for name, (fn, units) in self._scalars.items():
-                    d = sg.create_dataset(name, data=float(fn(sim)))
-                    d.attrs["units"] = units
-            t = f["time_ms"]
-            t.resize((i + 1,))
-            t[i] = sim.time
-        self.n_frames += 1
+        from ._kernels.gather import gather_positions_ids
+
+        gid = self._group(frames.id, name.encode())
+        self._attr(gid, b"time_ms", float(sim.time))
+        self._attr(gid, b"step", int(sim.step))
+        ps = sim.particles
+        rows = {s: np.flatnonzero(ps.species == sim.species.index(s)) for s in self._species_names}
+        total = sum(r.size for r in rows.values())
+        ions = self._group(gid, b"ions")
+        idg = self._group(gid, b"ion_ids") if self.store_ids else None
+        for s in self._species_names:
+            n = rows[s].size
+            m = n if total <= self.max_ions else int(self.max_ions * n // total)
+            pick = rows[s][subsample_indices(ps.pid[rows[s]], m)]
+            pos = np.empty((pick.size, 3), np.float32)
+            ids = np.empty(pick.size if idg is not None else 0, np.int64)
+            gather_positions_ids(ps.x, ps.y, ps.z, ps.pid, pick, pos, ids)
+            d = self._dataset(ions, s, pos)
+            self._attr(d, b"n_total", int(n))
+            if idg is not None:
+                self._dataset(idg, s, ids)
+        if self.lattice is not None:
+            conc, charge = self.lattice.concentrations_and_charge(sim, self._species_names)
+            lg = self._group(gid, b"lattice")
+            cg = self._group(lg, b"conc_mM")
+            for q, s in enumerate(self._species_names):
+                self._lzf_dataset(cg, s, conc[q])
+            self._lzf_dataset(lg, "charge_e_per_um3", charge)
+        V = None
+        if self.voltage is not None:
+            V = self.voltage(sim)
+        elif self.membrane is not None and hasattr(self.membrane, "V"):
+            V = self.membrane.V
+        if V is not None:
+            self._dataset(gid, "V_mV", np.asarray(V, np.float32).ravel())
+        if self._scalars:
+            sg = h5py.Group(self._group(gid, b"scalars"))
+            for sname, (fn, units) in self._scalars.items():
+                d = sg.create_dataset(sname, data=float(fn(sim)))
+                d.attrs["units"] = units
 
 
 def write_surface(f, name, points, triangles, role: str = "membrane"):

@@ -60,7 +60,10 @@ class Simulation:
     particle takes all the steps; newborns start at their birth step), removes absorbed
     particles, checks for escapes, then applies the due events in phase order (stimulus,
     gating, release, bookkeeping; ties in scheduling order) and runs the due recorders last,
-    so they see the state after the events.
+    so they see the state after the events. At the end of every run, also one that raised,
+    each recorder that has an ``end_run(sim)`` method gets it called once (a
+    :class:`~microsyn.results.ResultsWriter` closes its file there; see
+    :mod:`microsyn.recorders`).
 
     Every time given to a simulation (event, release and source times, recorder times and
     intervals, run durations) must be a whole number of steps ``dt`` (within a relative 1e-9);
@@ -276,10 +279,11 @@ class Simulation:
     def run_until_step(self, end_step: int, progress: bool | None = None) -> "Simulation":
         """Advance to step ``end_step``; see :meth:`run` for ``progress``."""
         cg = self._compile()
-        self._apply_due_events()
-        self._run_due_recorders()
-        bar = _Progress.open(self, end_step, progress)
+        bar = None
         try:
+            self._apply_due_events()
+            self._run_due_recorders()
+            bar = _Progress.open(self, end_step, progress)
             while self.step < end_step:
                 nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
                 if bar is not None:  # shorter stretches to update the bar: results do not change
@@ -298,6 +302,10 @@ class Simulation:
         finally:
             if bar is not None:
                 bar.close()
+            for r in self.recorders:  # the optional end-of-run role (see the class Notes)
+                end_run = getattr(r, "end_run", None)
+                if end_run is not None:
+                    end_run(self)
         return self
 
     # ------------------------------------------------------------------ checkpoints
