@@ -156,10 +156,10 @@ class ResultsWriter:
         Channels, receptors, vesicles to draw as glyphs.
     attrs : dict, optional
         Extra file attributes (title, description, ...).
-
     flush_every_s : float
-        While a run goes on, the open file is flushed to disk at most this often [s of wall
-        time] (0: after every frame).
+        While a run goes on, the open file is flushed to disk (the new frames' times appended to
+        ``/time_ms``, which makes them frames for readers) once a frame is written this long
+        [s of wall time] after the last flush (0: after every frame).
 
     Notes
     -----
@@ -177,7 +177,13 @@ class ResultsWriter:
     compiled kernel (:mod:`microsyn._kernels.lzf`) into the chunks of datasets created exactly as
     ``h5py``'s ``create_dataset(..., compression="lzf")`` creates them (same chunk shape, filter
     and fill value), so every reader gets the numbers it always got. Lattice chunks whose values
-    are all zero are not stored: HDF5 reads them as the datasets' fill value, 0. Add traces with :meth:`add_trace` and per-frame scalars with :meth:`add_scalar`.
+    are all zero are not stored: HDF5 reads them as the datasets' fill value, 0. The lattice is
+    binned once per frame for all its fields (:meth:`Lattice.concentrations_and_charge
+    <microsyn.lattice.Lattice.concentrations_and_charge>`).
+
+    Add traces with :meth:`add_trace` and per-frame scalars with :meth:`add_scalar`. A writer
+    with an open file is checkpointed (``Simulation.save``) without it; the loaded one opens the
+    file again at its next frame.
     """
 
     def __init__(self, path, every: float | None = None, *, trigger=None, species=None, lattice=None,
@@ -204,8 +210,9 @@ class ResultsWriter:
         self._species_names: list[str] | None = None
         self.flush_every_s = check_positive("flush_every_s [s]", flush_every_s, allow_zero=True)
         self._f = None          # the h5py.File while a run goes on
-        self._frames = self._times = None  # its /frames group and /time_ms dataset id
-        self._ll = None         # cached low-level HDF5 objects (see _low_level)
+        self._frames = None     # its /frames group
+        self._pending_times: list[float] = []  # times of frames not yet in /time_ms
+        self._ll = None         # the _FrameWriter (cached HDF5 objects) while the writer lives
         self._last_flush = 0.0
         ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=f"results file {self.path!r}")
         try:
@@ -258,7 +265,6 @@ class ResultsWriter:
                                       f"moved, or opened for writing by another program?") from None
             self._last_flush = time.perf_counter()
             self._frames = self._f["frames"]
-            self._times = self._f["time_ms"].id
         return self._f
 
     def end_run(self, sim=None) -> None:
@@ -268,9 +274,13 @@ class ResultsWriter:
 
     def close(self) -> None:
         """Close the file if it is open (the next frame opens it again)."""
-        f, self._f = self._f, None
-        self._frames = self._times = None
-        if f is not None:
+        if self._f is None:
+            return
+        try:
+            self._flush()
+        finally:
+            f, self._f = self._f, None
+            self._frames = None
             f.close()
 
     def __enter__(self):
@@ -282,7 +292,7 @@ class ResultsWriter:
     def __getstate__(self):
         # checkpoints (Simulation.save) hold the writer without its open file or HDF5 objects
         state = self.__dict__.copy()
-        state["_f"] = state["_frames"] = state["_times"] = None
+        state["_f"] = state["_frames"] = None
         state["_ll"] = None
         return state
 
@@ -324,149 +334,152 @@ class ResultsWriter:
             self._first(f, sim)
         i = self.n_frames
         name = _frame_name(i)
-        frames, t = self._frames, self._times
+        frames = self._frames
         try:
             self._write_frame(frames, name, sim)
-            t.set_extent((i + 1,))
-            fspace = t.get_space()
-            fspace.select_hyperslab((i,), (1,))
-            t.write(self._low_level()["space1"], fspace, np.array([sim.time], np.float64))
         except BaseException:
             if name in frames:  # leave no half-written frame behind
                 del frames[name]
-            if f["time_ms"].shape[0] != i:
-                f["time_ms"].resize((i,))
             raise
+        self._pending_times.append(float(sim.time))
         self.n_frames += 1
         now = time.perf_counter()
         if now - self._last_flush >= self.flush_every_s:
-            f.flush()
+            self._flush()
             self._last_flush = now
 
-    def _low_level(self) -> dict:
-        """HDF5 objects reused by every frame: property lists, types, a dataspace."""
-        from h5py import h5p, h5s, h5t
+    def _flush(self) -> None:
+        """Append the times of the frames written since the last flush to /time_ms (which makes
+        them frames for readers) and flush the file to disk."""
+        if self._pending_times:
+            t = self._f["time_ms"]
+            n0 = t.shape[0]
+            t.resize((n0 + len(self._pending_times),))
+            t[n0:] = np.array(self._pending_times, np.float64)
+            self._pending_times = []
+        self._f.flush()
 
+    def _h5(self) -> "_FrameWriter":
         if self._ll is None:
-            lcpl = h5p.create(h5p.LINK_CREATE)  # what h5py's create_group uses for ASCII names
-            lcpl.set_create_intermediate_group(True)
-            lcpl.set_char_encoding(h5t.CSET_ASCII)
-            plain = h5p.create(h5p.DATASET_CREATE)  # h5py's create_dataset(data=...) without options
-            plain.set_obj_track_times(False)
-            self._ll = dict(lcpl=lcpl, plain=plain, lzf=None, lzf_shape=None, space1=h5s.create_simple((1,)),
-                            scalar=h5s.create_simple(()), types={})
+            self._ll = _FrameWriter()
         return self._ll
-
-    def _type(self, dtype):
-        from h5py import h5t
-
-        types = self._low_level()["types"]
-        dt = np.dtype(dtype)
-        if dt not in types:
-            types[dt] = h5t.py_create(dt, logical=True)
-        return types[dt]
-
-    def _group(self, parent_id, name: bytes):
-        from h5py import h5g
-
-        return h5g.create(parent_id, name, lcpl=self._low_level()["lcpl"])
-
-    def _attr(self, obj_id, name: bytes, value) -> None:
-        """A scalar attribute, as h5py's ``obj.attrs[name] = value`` writes an int or a float."""
-        from h5py import h5a
-
-        data = np.asarray(value)
-        a = h5a.create(obj_id, name, self._type(data.dtype), self._low_level()["scalar"])
-        a.write(data)
-        a.close()
-
-    def _dataset(self, parent_id, name: str, data):
-        """A contiguous dataset, as h5py's ``create_dataset(name, data=data)`` writes it."""
-        from h5py import h5d, h5s
-
-        data = np.ascontiguousarray(data)
-        d = h5d.create(parent_id, name.encode("utf8"), self._type(data.dtype), h5s.create_simple(data.shape),
-                       dcpl=self._low_level()["plain"])
-        d.write(h5s.ALL, h5s.ALL, data)
-        return d
-
-    def _lzf_dataset(self, parent_id, name: str, field):
-        """A float32 3D dataset, as h5py's ``create_dataset(name, data=field, compression="lzf")``
-        stores it (same chunks and filter), its chunks compressed by the LZF kernel."""
-        import h5py
-        from h5py import h5d, h5s
-
-        from ._kernels.lzf import lzf_compress_chunks
-
-        a = np.ascontiguousarray(field, dtype=np.float32)
-        ll = self._low_level()
-        if ll["lzf_shape"] != a.shape:  # the first field of this shape: h5py creates it
-            d = h5py.Group(parent_id).create_dataset(name, shape=a.shape, dtype=np.float32, compression="lzf")
-            cx, cy, cz = d.chunks
-            nc = [-(-n // c) for n, c in zip(a.shape, d.chunks)]
-            n_chunks = nc[0] * nc[1] * nc[2]
-            offsets = [((c // (nc[1] * nc[2])) * cx, ((c // nc[2]) % nc[1]) * cy, (c % nc[2]) * cz)
-                       for c in range(n_chunks)]
-            ll.update(lzf=d.id.get_create_plist(), lzf_shape=a.shape, chunks=d.chunks, offsets=offsets,
-                      raw=np.empty((n_chunks, cx * cy * cz), np.uint32),
-                      comp=np.empty((n_chunks, 4 * cx * cy * cz), np.uint8), lens=np.empty(n_chunks, np.int64))
-            did = d.id
-        else:
-            did = h5d.create(parent_id, name.encode("utf8"), self._type(np.float32), h5s.create_simple(a.shape),
-                             dcpl=ll["lzf"])
-        raw, comp = ll["raw"], ll["comp"]
-        lzf_compress_chunks(a.view(np.uint32), *ll["chunks"], raw, comp, ll["lens"])
-        for c, (off, n) in enumerate(zip(ll["offsets"], ll["lens"].tolist())):
-            if n > 0:
-                did.write_direct_chunk(off, comp[c, :n], 0)
-            elif n == 0:  # not compressible: stored as it is, the LZF filter marked as skipped
-                did.write_direct_chunk(off, raw[c], 1)
-            # n < 0: all zero, not stored: read as the fill value 0
-        return did
 
     def _write_frame(self, frames, name: str, sim) -> None:
         import h5py
 
         from ._kernels.gather import gather_positions_ids
 
-        gid = self._group(frames.id, name.encode())
-        self._attr(gid, b"time_ms", float(sim.time))
-        self._attr(gid, b"step", int(sim.step))
+        h = self._h5()
+        group, attr, dataset = h.group, h.attr, h.dataset
+        gid = group(frames.id, name.encode())
+        attr(gid, b"time_ms", np.array(float(sim.time)), h.f8)
+        attr(gid, b"step", np.array(int(sim.step), np.int64), h.i8)
         ps = sim.particles
-        rows = {s: np.flatnonzero(ps.species == sim.species.index(s)) for s in self._species_names}
-        total = sum(r.size for r in rows.values())
-        ions = self._group(gid, b"ions")
-        idg = self._group(gid, b"ion_ids") if self.store_ids else None
-        for s in self._species_names:
-            n = rows[s].size
+        rows = [np.flatnonzero(ps.species == sim.species.index(s)) for s in self._species_names]
+        total = sum(r.size for r in rows)
+        ions = group(gid, b"ions")
+        idg = group(gid, b"ion_ids") if self.store_ids else None
+        for s, r in zip(self._species_names, rows):
+            n = r.size
             m = n if total <= self.max_ions else int(self.max_ions * n // total)
-            pick = rows[s][subsample_indices(ps.pid[rows[s]], m)]
+            pick = r[subsample_indices(ps.pid[r], m)]
             pos = np.empty((pick.size, 3), np.float32)
             ids = np.empty(pick.size if idg is not None else 0, np.int64)
             gather_positions_ids(ps.x, ps.y, ps.z, ps.pid, pick, pos, ids)
-            d = self._dataset(ions, s, pos)
-            self._attr(d, b"n_total", int(n))
+            d = dataset(ions, s, pos, h.f4)
+            attr(d, b"n_total", np.array(n, np.int64), h.i8)
             if idg is not None:
-                self._dataset(idg, s, ids)
+                dataset(idg, s, ids, h.i8)
         if self.lattice is not None:
             conc, charge = self.lattice.concentrations_and_charge(sim, self._species_names)
-            lg = self._group(gid, b"lattice")
-            cg = self._group(lg, b"conc_mM")
+            lg = group(gid, b"lattice")
+            cg = group(lg, b"conc_mM")
             for q, s in enumerate(self._species_names):
-                self._lzf_dataset(cg, s, conc[q])
-            self._lzf_dataset(lg, "charge_e_per_um3", charge)
+                h.lzf_dataset(cg, s, conc[q])
+            h.lzf_dataset(lg, "charge_e_per_um3", charge)
         V = None
         if self.voltage is not None:
             V = self.voltage(sim)
         elif self.membrane is not None and hasattr(self.membrane, "V"):
             V = self.membrane.V
         if V is not None:
-            self._dataset(gid, "V_mV", np.asarray(V, np.float32).ravel())
+            dataset(gid, "V_mV", np.ascontiguousarray(np.asarray(V, np.float32).ravel()), h.f4)
         if self._scalars:
-            sg = h5py.Group(self._group(gid, b"scalars"))
+            sg = h5py.Group(group(gid, b"scalars"))
             for sname, (fn, units) in self._scalars.items():
                 d = sg.create_dataset(sname, data=float(fn(sim)))
                 d.attrs["units"] = units
+
+
+class _FrameWriter:
+    """HDF5 low-level writing of a frame's objects, with the property lists, types and dataspaces
+    that h5py's high-level calls would build for each (here built once and reused)."""
+
+    def __init__(self):
+        from h5py import h5a, h5d, h5g, h5p, h5s, h5t
+
+        self.h5a, self.h5d, self.h5g, self.h5s = h5a, h5d, h5g, h5s
+        self.lcpl = h5p.create(h5p.LINK_CREATE)  # what h5py's create_group uses for ASCII names
+        self.lcpl.set_create_intermediate_group(True)
+        self.lcpl.set_char_encoding(h5t.CSET_ASCII)
+        self.plain = h5p.create(h5p.DATASET_CREATE)  # h5py's create_dataset(data=...) without options
+        self.plain.set_obj_track_times(False)
+        self.f4, self.f8, self.i8 = (h5t.py_create(np.dtype(t), logical=True) for t in ("f4", "f8", "i8"))
+        self.scalar = h5s.create_simple(())
+        self.lzf_shape = None  # shape of the lattice fields, their dataset creation plist, chunks
+
+    def group(self, parent_id, name: bytes):
+        """A group, as h5py's ``create_group(name)`` makes it."""
+        return self.h5g.create(parent_id, name, lcpl=self.lcpl)
+
+    def attr(self, obj_id, name: bytes, data, tid) -> None:
+        """A scalar attribute, as h5py's ``obj.attrs[name] = value`` writes an int or a float
+        (``data``: a 0-d array of the type ``tid``)."""
+        a = self.h5a.create(obj_id, name, tid, self.scalar)
+        a.write(data)
+        a.close()
+
+    def dataset(self, parent_id, name: str, data, tid):
+        """A contiguous dataset, as h5py's ``create_dataset(name, data=data)`` writes it
+        (``data``: C-contiguous, of the type ``tid``)."""
+        d = self.h5d.create(parent_id, name.encode("utf8"), tid, self.h5s.create_simple(data.shape),
+                            dcpl=self.plain)
+        d.write(self.h5s.ALL, self.h5s.ALL, data)
+        return d
+
+    def lzf_dataset(self, parent_id, name: str, field):
+        """A float32 3D dataset, as h5py's ``create_dataset(name, data=field, compression="lzf")``
+        stores it (same chunks, filter and fill value), its chunks compressed by the LZF kernel;
+        chunks that are all zero are not stored (HDF5 reads them as the fill value, 0)."""
+        import h5py
+
+        from ._kernels.lzf import lzf_compress_chunks
+
+        a = np.ascontiguousarray(field, dtype=np.float32)
+        if self.lzf_shape != a.shape:  # the first field of this shape: h5py creates it
+            d = h5py.Group(parent_id).create_dataset(name, shape=a.shape, dtype=np.float32, compression="lzf")
+            cx, cy, cz = self.chunks = d.chunks
+            nc = [-(-n // c) for n, c in zip(a.shape, d.chunks)]
+            n_chunks = nc[0] * nc[1] * nc[2]
+            self.offsets = [((c // (nc[1] * nc[2])) * cx, ((c // nc[2]) % nc[1]) * cy, (c % nc[2]) * cz)
+                            for c in range(n_chunks)]
+            self.lzf_dcpl, self.lzf_shape = d.id.get_create_plist(), a.shape
+            self.lzf_space = self.h5s.create_simple(a.shape)
+            self.raw = np.empty((n_chunks, cx * cy * cz), np.uint32)
+            self.comp = np.empty((n_chunks, 4 * cx * cy * cz), np.uint8)
+            self.lens = np.empty(n_chunks, np.int64)
+            did = d.id
+        else:
+            did = self.h5d.create(parent_id, name.encode("utf8"), self.f4, self.lzf_space, dcpl=self.lzf_dcpl)
+        raw, comp = self.raw, self.comp
+        lzf_compress_chunks(a.view(np.uint32), *self.chunks, raw, comp, self.lens)
+        write = did.write_direct_chunk
+        for c, (off, n) in enumerate(zip(self.offsets, self.lens.tolist())):
+            if n > 0:
+                write(off, comp[c, :n], 0)
+            elif n == 0:  # not compressible: stored as it is, the LZF filter marked as skipped
+                write(off, raw[c], 1)
+        return did
 
 
 def write_surface(f, name, points, triangles, role: str = "membrane"):

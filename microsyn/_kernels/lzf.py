@@ -132,6 +132,7 @@ def lzf_compress_chunks(a, cx, cy, cz, raw, comp, lens):
         such a chunk need not be stored, HDF5 reads it as the fill value 0).
     """
     nx, ny, nz = a.shape
+    flat = a.reshape(nx * ny * nz)
     ncy = (ny + cy - 1) // cy
     ncz = (nz + cz - 1) // cz
     nw = cx * cy * cz
@@ -146,15 +147,16 @@ def lzf_compress_chunks(a, cx, cy, cz, raw, comp, lens):
         nk = min(nz, k0 + cz) - k0
         if ni < cx or nj < cy or nk < cz:
             row[:] = 0  # an edge chunk: HDF5 stores it whole
-        any_set = False
+        bits = np.uint32(0)  # OR of every element: zero iff the chunk is all zero bytes
         for i in range(ni):
             for j in range(nj):
                 b0 = (i * cy + j) * cz
+                src = ((i0 + i) * ny + j0 + j) * nz + k0
                 for k in range(nk):
-                    v = a[i0 + i, j0 + j, k0 + k]
+                    v = flat[src + k]
                     row[b0 + k] = v
-                    any_set |= v != 0
-        if any_set:
+                    bits |= v
+        if bits != 0:
             lens[c] = lzf_compress(row.view(np.uint8), row, comp[c], htab, c * nw)
         else:
             lens[c] = -1

@@ -443,3 +443,23 @@ def test_gather_kernel_equals_numpy():
     pos2 = np.empty((123, 3), np.float32)
     gather_positions_ids(x, y, z, pid, pick, pos2, np.empty(0, np.int64))
     assert pos2.tobytes() == pos.tobytes()
+
+
+def test_flush_every_frame_appends_the_times_at_once(tmp_path):
+    """flush_every_s=0: /time_ms holds every frame's time as soon as it is written (reference: the
+    trigger's times 0, 2, 4, 6 us); with the default interval the times wait for the end of the run
+    and are all there after it."""
+    sim = _sim()
+    w = sim.add_recorder(_writer(ResultsWriter, str(tmp_path / "f0.h5"), flush_every_s=0.0))
+    seen = []
+    sim.schedule(0.005, lambda s: seen.append(w._f["time_ms"][()].tolist()))
+    sim.run(0.006)
+    np.testing.assert_allclose(seen[0], [0.0, 0.002, 0.004], rtol=0, atol=1e-12)
+    sim = _sim()
+    w = sim.add_recorder(_writer(ResultsWriter, str(tmp_path / "f10.h5")))
+    seen = []
+    sim.schedule(0.005, lambda s: seen.append((w._f["time_ms"].shape[0], len(w._pending_times))))
+    sim.run(0.006)
+    assert seen == [(0, 3)]
+    with ResultsFile(tmp_path / "f10.h5") as r:
+        np.testing.assert_allclose(r.times_ms, [0.0, 0.002, 0.004, 0.006], rtol=0, atol=1e-12)
