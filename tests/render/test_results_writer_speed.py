@@ -9,7 +9,6 @@ decompressor written from the format description in ``microsyn._kernels.lzf``. F
 compared dataset by dataset with h5py: names, link encodings, shapes, dtypes, storage (chunks,
 filters, fill value) and attributes exactly, values bitwise (tolerance 0).
 """
-import os
 import subprocess
 import sys
 
@@ -185,8 +184,8 @@ def test_two_runs_write_the_file_of_one_run(tmp_path):
 
 
 def _read_in_other_process(path):
-    code = ("import sys, h5py; f = h5py.File(sys.argv[1], 'r'); "
-            "print(f['time_ms'].shape[0], len(f['frames']), f['frames'][sorted(f['frames'])[-1]]['ions']['Na+'].shape[0])")
+    code = ("import sys, h5py; f = h5py.File(sys.argv[1], 'r'); last = f['frames'][sorted(f['frames'])[-1]]; "
+            "print(f['time_ms'].shape[0], len(f['frames']), last['ions']['Na+'].shape[0])")
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return [int(v) for v in out.stdout.split()]
