@@ -80,6 +80,42 @@ class Lattice:
         out, self.last_outside = self._bin(sim, w)
         return out / self.voxel_volume_um3
 
+    def counts_by_species(self, sim) -> np.ndarray:
+        """Particles per voxel of every species in one pass: (n_species, nx, ny, nz), species in
+        the simulation's order. :attr:`last_outside` then holds the particles (of any species)
+        outside the lattice."""
+        from ._kernels.binning import bin_counts_by_species
+
+        out = np.zeros((max(len(sim.species), 1),) + self.shape)
+        ps = sim.particles
+        outside = bin_counts_by_species(ps.x, ps.y, ps.z, ps.species, self.lo, self.spacing, out)
+        self.last_outside = int(outside.sum())
+        return out
+
+    def concentrations_and_charge(self, sim, species) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`concentration_mM` of each of ``species`` and :meth:`charge_density`, rounded to
+        float32 (the numbers of ``concentration_mM(sim, s).astype(np.float32)`` and
+        ``charge_density(sim).astype(np.float32)``), from one binning pass
+        (:meth:`counts_by_species`).
+
+        Returns
+        -------
+        conc : (len(species), nx, ny, nz) float32
+            Concentration [mM] of each of ``species``, in that order.
+        charge : (nx, ny, nz) float32
+            Charge density [e/um^3].
+        """
+        from ._kernels.binning import fields_from_counts
+
+        counts = self.counts_by_species(sim)
+        pick = np.array([sim.species.index(s) for s in species], np.int64)
+        valence = np.array([float(sp.valence) for sp in sim.species] or [0.0])
+        conc = np.empty((pick.size,) + self.shape, np.float32)
+        charge = np.empty(self.shape, np.float32)
+        fields_from_counts(counts, pick, self.voxel_volume_um3 * PARTICLES_PER_UM3_PER_MM, valence,
+                           self.voxel_volume_um3, conc, charge)
+        return conc, charge
+
     def charge_density_C_per_m3(self, sim) -> np.ndarray:
         """Charge density [C/m^3] (1 e/um^3 = 0.1602 C/m^3)."""
         return self.charge_density(sim) * ELEMENTARY_CHARGE_C * 1e18

@@ -2,8 +2,13 @@
 
 A *trigger* says at which steps something runs (:class:`Every`, :class:`At`). A *recorder*
 (a writer) is any object with a ``trigger`` and a ``record(sim)`` method;
-it runs after the events of its step, so it sees the state after them. The recorders here
-keep their results in memory as numpy arrays with units in their names.
+it runs after the events of its step, so it sees the state after them. A recorder may also
+have an ``end_run(sim)`` method: :meth:`Simulation.run <microsyn.Simulation.run>` (and
+``run_until``, ``run_until_step``) calls it once at the end of every run, also when the run
+raised, so that a writer that keeps a file open during a run
+(:class:`~microsyn.results.ResultsWriter`) leaves it complete on disk. The recorders here
+keep their results in memory as numpy arrays with units in their names and need no
+``end_run``.
 """
 from __future__ import annotations
 

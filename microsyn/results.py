@@ -48,11 +48,12 @@ Example
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import OutputPathError, ParameterError, UnknownSpeciesError, check_count
+from .errors import OutputPathError, ParameterError, UnknownSpeciesError, check_count, check_positive
 from .recorders import _as_trigger
 
 FORMAT = "microsyn-results"
@@ -101,7 +102,10 @@ def _frame_name(i: int) -> str:
 
 def subsample_indices(ids: np.ndarray, m: int) -> np.ndarray:
     """Indices of ``m`` of the particles, evenly spread over their ids (deterministic)."""
-    order = np.argsort(ids, kind="stable")
+    if ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])):  # the particle store keeps ids increasing
+        order = np.arange(ids.size)
+    else:
+        order = np.argsort(ids, kind="stable")
     if m >= ids.size:
         return order
     pick = np.floor(np.arange(m) * (ids.size / m)).astype(np.int64)
@@ -152,17 +156,40 @@ class ResultsWriter:
         Channels, receptors, vesicles to draw as glyphs.
     attrs : dict, optional
         Extra file attributes (title, description, ...).
+    flush_every_s : float
+        While a run goes on, the open file is flushed to disk (the new frames' times appended to
+        ``/time_ms``, which makes them frames for readers) once a frame is written this long
+        [s of wall time] after the last flush (0: after every frame).
 
     Notes
     -----
-    The file is opened, appended and closed at every frame, so it is complete and readable after
-    any frame, and nothing needs closing. Add traces with :meth:`add_trace` and per-frame scalars
-    with :meth:`add_scalar`.
+    The file is opened at the first frame of a run, kept open while the run goes on, and closed
+    when the run ends (:meth:`end_run`, which :meth:`Simulation.run <microsyn.Simulation.run>`
+    calls at the end of every run, also when the run raises). So after every ``run()`` returns,
+    or raises, the file is complete and readable, by another process too, with every frame
+    recorded so far; a frame that was being written when an exception came is removed, not left
+    half written. Nothing else needs closing: :meth:`close` (or ``with ResultsWriter(...) as
+    w:``) closes it early, and the next frame opens it again. Only if the process dies during a
+    run (killed, out of memory) is the file left open: it may then lose the frames since the last
+    flush (see ``flush_every_s``), or not open at all.
+
+    Frames are written with HDF5's low-level calls and the lattice fields are LZF-compressed by a
+    compiled kernel (:mod:`microsyn._kernels.lzf`) into the chunks of datasets created exactly as
+    ``h5py``'s ``create_dataset(..., compression="lzf")`` creates them (same chunk shape, filter
+    and fill value), so every reader gets the numbers it always got. Lattice chunks whose values
+    are all zero are not stored: HDF5 reads them as the datasets' fill value, 0. The lattice is
+    binned once per frame for all its fields (:meth:`Lattice.concentrations_and_charge
+    <microsyn.lattice.Lattice.concentrations_and_charge>`).
+
+    Add traces with :meth:`add_trace` and per-frame scalars with :meth:`add_scalar`. A writer
+    with an open file is checkpointed (``Simulation.save``) without it; the loaded one opens the
+    file again at its next frame.
     """
 
     def __init__(self, path, every: float | None = None, *, trigger=None, species=None, lattice=None,
                  max_ions_per_frame: int = 100_000, surfaces=None, surface_size: float = 2.0,
-                 membrane=None, voltage=None, glyphs=None, store_ids: bool = True, attrs=None):
+                 membrane=None, voltage=None, glyphs=None, store_ids: bool = True, attrs=None,
+                 flush_every_s: float = 10.0):
         import h5py
 
         if (every is None) == (trigger is None):
@@ -181,6 +208,12 @@ class ResultsWriter:
         self._scalars: dict[str, tuple] = {}
         self.n_frames = 0
         self._species_names: list[str] | None = None
+        self.flush_every_s = check_positive("flush_every_s [s]", flush_every_s, allow_zero=True)
+        self._f = None          # the h5py.File while a run goes on
+        self._frames = None     # its /frames group
+        self._pending_times: list[float] = []  # times of frames not yet in /time_ms
+        self._ll = None         # the _FrameWriter (cached HDF5 objects) while the writer lives
+        self._last_flush = 0.0
         ensure_output_dir(os.path.dirname(os.path.abspath(self.path)), what=f"results file {self.path!r}")
         try:
             f = h5py.File(self.path, "w")
@@ -208,14 +241,60 @@ class ResultsWriter:
 
     def add_trace(self, name: str, time_ms, values, units: str = "mV", label: str | None = None) -> None:
         """Store a time series (e.g. V(t) [mV] at the channel, or the channel current [pA])."""
+        self.close()
         write_trace(self.path, name, time_ms, values, units=units, label=label)
 
     def add_glyphs(self, kind: str, positions_um, label: str | None = None) -> None:
         """Store positions [um] of channels/receptors/vesicles to draw as glyphs."""
         import h5py
 
+        self.close()
         with h5py.File(self.path, "a") as f:
             _write_glyphs(f, kind, positions_um, label)
+
+    # ------------------------------------------------------------------ the open file
+    def _file(self):
+        """The results file, opened for appending if it is not open."""
+        import h5py
+
+        if self._f is None:
+            try:
+                self._f = h5py.File(self.path, "a")
+            except OSError as e:
+                raise OutputPathError(f"cannot open results file {self.path!r} for appending ({e}); was it "
+                                      f"moved, or opened for writing by another program?") from None
+            self._last_flush = time.perf_counter()
+            self._frames = self._f["frames"]
+        return self._f
+
+    def end_run(self, sim=None) -> None:
+        """The recorder role called by :meth:`Simulation.run <microsyn.Simulation.run>` at the end
+        of every run (also one that raised): close the file, so that it is complete on disk."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the file if it is open (the next frame opens it again)."""
+        if self._f is None:
+            return
+        try:
+            self._flush()
+        finally:
+            f, self._f = self._f, None
+            self._frames = None
+            f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):
+        # checkpoints (Simulation.save) hold the writer without its open file or HDF5 objects
+        state = self.__dict__.copy()
+        state["_f"] = state["_frames"] = None
+        state["_ll"] = None
+        return state
 
     # ------------------------------------------------------------------ recording
     def _first(self, f, sim):
@@ -250,51 +329,157 @@ class ResultsWriter:
             _write_glyphs(f, kind, pos, None)
 
     def record(self, sim) -> None:
+        f = self._file()
+        if self._species_names is None:
+            self._first(f, sim)
+        i = self.n_frames
+        name = _frame_name(i)
+        frames = self._frames
+        try:
+            self._write_frame(frames, name, sim)
+        except BaseException:
+            if name in frames:  # leave no half-written frame behind
+                del frames[name]
+            raise
+        self._pending_times.append(float(sim.time))
+        self.n_frames += 1
+        now = time.perf_counter()
+        if now - self._last_flush >= self.flush_every_s:
+            self._flush()
+            self._last_flush = now
+
+    def _flush(self) -> None:
+        """Append the times of the frames written since the last flush to /time_ms (which makes
+        them frames for readers) and flush the file to disk."""
+        if self._pending_times:
+            t = self._f["time_ms"]
+            n0 = t.shape[0]
+            t.resize((n0 + len(self._pending_times),))
+            t[n0:] = np.array(self._pending_times, np.float64)
+            self._pending_times = []
+        self._f.flush()
+
+    def _h5(self) -> "_FrameWriter":
+        if self._ll is None:
+            self._ll = _FrameWriter()
+        return self._ll
+
+    def _write_frame(self, frames, name: str, sim) -> None:
         import h5py
 
-        with h5py.File(self.path, "a") as f:
-            if self._species_names is None:
-                self._first(f, sim)
-            i = self.n_frames
-            g = f["frames"].create_group(_frame_name(i))
-            g.attrs["time_ms"] = float(sim.time)
-            g.attrs["step"] = int(sim.step)
-            counts = {s: sim.count(s) for s in self._species_names}
-            total = sum(counts.values())
-            ions = g.create_group("ions")
-            idg = g.create_group("ion_ids") if self.store_ids else None
-            for s in self._species_names:
-                ids, pos = sim.ids_and_positions(s)
-                m = counts[s] if total <= self.max_ions else int(self.max_ions * counts[s] // total)
-                idx = subsample_indices(ids, m)
-                d = ions.create_dataset(s, data=pos[idx].astype(np.float32))
-                d.attrs["n_total"] = counts[s]
-                if idg is not None:
-                    idg.create_dataset(s, data=ids[idx].astype(np.int64))
-            if self.lattice is not None:
-                lg = g.create_group("lattice")
-                cg = lg.create_group("conc_mM")
-                for s in self._species_names:
-                    cg.create_dataset(s, data=self.lattice.concentration_mM(sim, s).astype(np.float32),
-                                      compression="lzf")
-                lg.create_dataset("charge_e_per_um3", data=self.lattice.charge_density(sim).astype(np.float32),
-                                  compression="lzf")
-            V = None
-            if self.voltage is not None:
-                V = self.voltage(sim)
-            elif self.membrane is not None and hasattr(self.membrane, "V"):
-                V = self.membrane.V
-            if V is not None:
-                g.create_dataset("V_mV", data=np.asarray(V, np.float32).ravel())
-            if self._scalars:
-                sg = g.create_group("scalars")
-                for name, (fn, units) in self._scalars.items():
-                    d = sg.create_dataset(name, data=float(fn(sim)))
-                    d.attrs["units"] = units
-            t = f["time_ms"]
-            t.resize((i + 1,))
-            t[i] = sim.time
-        self.n_frames += 1
+        from ._kernels.gather import gather_positions_ids
+
+        h = self._h5()
+        group, attr, dataset = h.group, h.attr, h.dataset
+        gid = group(frames.id, name.encode())
+        attr(gid, b"time_ms", np.array(float(sim.time)), h.f8)
+        attr(gid, b"step", np.array(int(sim.step), np.int64), h.i8)
+        ps = sim.particles
+        rows = [np.flatnonzero(ps.species == sim.species.index(s)) for s in self._species_names]
+        total = sum(r.size for r in rows)
+        ions = group(gid, b"ions")
+        idg = group(gid, b"ion_ids") if self.store_ids else None
+        for s, r in zip(self._species_names, rows):
+            n = r.size
+            m = n if total <= self.max_ions else int(self.max_ions * n // total)
+            pick = r[subsample_indices(ps.pid[r], m)]
+            pos = np.empty((pick.size, 3), np.float32)
+            ids = np.empty(pick.size if idg is not None else 0, np.int64)
+            gather_positions_ids(ps.x, ps.y, ps.z, ps.pid, pick, pos, ids)
+            d = dataset(ions, s, pos, h.f4)
+            attr(d, b"n_total", np.array(n, np.int64), h.i8)
+            if idg is not None:
+                dataset(idg, s, ids, h.i8)
+        if self.lattice is not None:
+            conc, charge = self.lattice.concentrations_and_charge(sim, self._species_names)
+            lg = group(gid, b"lattice")
+            cg = group(lg, b"conc_mM")
+            for q, s in enumerate(self._species_names):
+                h.lzf_dataset(cg, s, conc[q])
+            h.lzf_dataset(lg, "charge_e_per_um3", charge)
+        V = None
+        if self.voltage is not None:
+            V = self.voltage(sim)
+        elif self.membrane is not None and hasattr(self.membrane, "V"):
+            V = self.membrane.V
+        if V is not None:
+            dataset(gid, "V_mV", np.ascontiguousarray(np.asarray(V, np.float32).ravel()), h.f4)
+        if self._scalars:
+            sg = h5py.Group(group(gid, b"scalars"))
+            for sname, (fn, units) in self._scalars.items():
+                d = sg.create_dataset(sname, data=float(fn(sim)))
+                d.attrs["units"] = units
+
+
+class _FrameWriter:
+    """HDF5 low-level writing of a frame's objects, with the property lists, types and dataspaces
+    that h5py's high-level calls would build for each (here built once and reused)."""
+
+    def __init__(self):
+        from h5py import h5a, h5d, h5g, h5p, h5s, h5t
+
+        self.h5a, self.h5d, self.h5g, self.h5s = h5a, h5d, h5g, h5s
+        self.lcpl = h5p.create(h5p.LINK_CREATE)  # what h5py's create_group uses for ASCII names
+        self.lcpl.set_create_intermediate_group(True)
+        self.lcpl.set_char_encoding(h5t.CSET_ASCII)
+        self.plain = h5p.create(h5p.DATASET_CREATE)  # h5py's create_dataset(data=...) without options
+        self.plain.set_obj_track_times(False)
+        self.f4, self.f8, self.i8 = (h5t.py_create(np.dtype(t), logical=True) for t in ("f4", "f8", "i8"))
+        self.scalar = h5s.create_simple(())
+        self.lzf_shape = None  # shape of the lattice fields, their dataset creation plist, chunks
+
+    def group(self, parent_id, name: bytes):
+        """A group, as h5py's ``create_group(name)`` makes it."""
+        return self.h5g.create(parent_id, name, lcpl=self.lcpl)
+
+    def attr(self, obj_id, name: bytes, data, tid) -> None:
+        """A scalar attribute, as h5py's ``obj.attrs[name] = value`` writes an int or a float
+        (``data``: a 0-d array of the type ``tid``)."""
+        a = self.h5a.create(obj_id, name, tid, self.scalar)
+        a.write(data)
+        a.close()
+
+    def dataset(self, parent_id, name: str, data, tid):
+        """A contiguous dataset, as h5py's ``create_dataset(name, data=data)`` writes it
+        (``data``: C-contiguous, of the type ``tid``)."""
+        d = self.h5d.create(parent_id, name.encode("utf8"), tid, self.h5s.create_simple(data.shape),
+                            dcpl=self.plain)
+        d.write(self.h5s.ALL, self.h5s.ALL, data)
+        return d
+
+    def lzf_dataset(self, parent_id, name: str, field):
+        """A float32 3D dataset, as h5py's ``create_dataset(name, data=field, compression="lzf")``
+        stores it (same chunks, filter and fill value), its chunks compressed by the LZF kernel;
+        chunks that are all zero are not stored (HDF5 reads them as the fill value, 0)."""
+        import h5py
+
+        from ._kernels.lzf import lzf_compress_chunks
+
+        a = np.ascontiguousarray(field, dtype=np.float32)
+        if self.lzf_shape != a.shape:  # the first field of this shape: h5py creates it
+            d = h5py.Group(parent_id).create_dataset(name, shape=a.shape, dtype=np.float32, compression="lzf")
+            cx, cy, cz = self.chunks = d.chunks
+            nc = [-(-n // c) for n, c in zip(a.shape, d.chunks)]
+            n_chunks = nc[0] * nc[1] * nc[2]
+            self.offsets = [((c // (nc[1] * nc[2])) * cx, ((c // nc[2]) % nc[1]) * cy, (c % nc[2]) * cz)
+                            for c in range(n_chunks)]
+            self.lzf_dcpl, self.lzf_shape = d.id.get_create_plist(), a.shape
+            self.lzf_space = self.h5s.create_simple(a.shape)
+            self.raw = np.empty((n_chunks, cx * cy * cz), np.uint32)
+            self.comp = np.empty((n_chunks, 4 * cx * cy * cz), np.uint8)
+            self.lens = np.empty(n_chunks, np.int64)
+            did = d.id
+        else:
+            did = self.h5d.create(parent_id, name.encode("utf8"), self.f4, self.lzf_space, dcpl=self.lzf_dcpl)
+        raw, comp = self.raw, self.comp
+        lzf_compress_chunks(a.view(np.uint32), *self.chunks, raw, comp, self.lens)
+        write = did.write_direct_chunk
+        for c, (off, n) in enumerate(zip(self.offsets, self.lens.tolist())):
+            if n > 0:
+                write(off, comp[c, :n], 0)
+            elif n == 0:  # not compressible: stored as it is, the LZF filter marked as skipped
+                write(off, raw[c], 1)
+        return did
 
 
 def write_surface(f, name, points, triangles, role: str = "membrane"):

@@ -60,7 +60,10 @@ class Simulation:
     particle takes all the steps; newborns start at their birth step), removes absorbed
     particles, checks for escapes, then applies the due events in phase order (stimulus,
     gating, release, bookkeeping; ties in scheduling order) and runs the due recorders last,
-    so they see the state after the events.
+    so they see the state after the events. At the end of every run, also one that raised,
+    each recorder that has an ``end_run(sim)`` method gets it called once (a
+    :class:`~microsyn.results.ResultsWriter` closes its file there; see
+    :mod:`microsyn.recorders`).
 
     Every time given to a simulation (event, release and source times, recorder times and
     intervals, run durations) must be a whole number of steps ``dt`` (within a relative 1e-9);
@@ -291,19 +294,24 @@ class Simulation:
             self._run_until(end_step, cg, progress)
         finally:
             self._run_end = None
+            for r in self.recorders:  # the optional end-of-run role (see the class Notes)
+                end_run = getattr(r, "end_run", None)
+                if end_run is not None:
+                    end_run(self)
         return self
 
     def _run_until(self, end_step, cg, progress):
-        t1 = _time.perf_counter()
-        self._apply_due_events()
-        t2 = _time.perf_counter()
-        if self._compiled is None:
-            cg = self._compile()
-        self._run_due_recorders()
-        self.timings["events"] += t2 - t1
-        self.timings["recorders"] += _time.perf_counter() - t2
-        bar = _Progress.open(self, end_step, progress)
+        bar = None
         try:
+            t1 = _time.perf_counter()
+            self._apply_due_events()
+            t2 = _time.perf_counter()
+            if self._compiled is None:
+                cg = self._compile()
+            self._run_due_recorders()
+            self.timings["events"] += t2 - t1
+            self.timings["recorders"] += _time.perf_counter() - t2
+            bar = _Progress.open(self, end_step, progress)
             while self.step < end_step:
                 nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
                 if bar is not None:  # shorter stretches to update the bar: results do not change
