@@ -6,8 +6,8 @@ glutamate pulse, for 10 ms: every Na+ ion that enters is a particle diffusing in
 above the membrane (hemisphere of radius 2 um with an absorbing far boundary, particle step 2 us,
 rms step 90 nm), K+ leaving is counted, and the membrane voltage of a 400 um dendrite (200
 compartments) is stepped every 10 us with the ions' current; the run is advanced in 0.5 ms
-pieces, reading the ion count after each. ``"synaptic_event_1e5"`` is the same with 100
-receptors and a far boundary at 4 um, so that about 1e5 ions are alive.
+pieces, reading the ion count after each. ``"synaptic_event_1e5"`` is the same with 60
+receptors and a far boundary at 4 um, so that about 1e5 ions are alive on average.
 
 Each case reports its particle throughput (mean ions alive x particle steps / wall time) against
 two baselines measured in the same run:
@@ -138,7 +138,7 @@ def numpy_reference_steps_per_s(n_particles: int, n_steps: int = 200, D: float =
 
 CASES = {
     "synaptic_event": dict(n_channels=10, far_um=2.0),
-    "synaptic_event_1e5": dict(n_channels=100, far_um=4.0),
+    "synaptic_event_1e5": dict(n_channels=60, far_um=4.0),
 }
 
 

@@ -33,7 +33,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT_HOT, JIT_PARALLEL
+from ..config import JIT_HOT, JIT_NOALLOC, JIT_PARALLEL
 from .geometry import K_MESH
 from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
 from .random import (
@@ -63,7 +63,7 @@ N_COUNTERS = 7
 FOLD_REACH_SIGMAS = 4.0
 
 
-@nb.njit(**JIT_HOT)
+@nb.njit(**JIT_NOALLOC)
 def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s, margin, kind, role,
           active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout, fin, fout,
           counters, b):
@@ -167,8 +167,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
         lsz = np.zeros(n)
         lsr2 = np.full(n, np.inf)
         lhf = np.zeros(n, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
-        nfp = 0  # particles of the block with one
-        lflag = np.zeros(n, dtype=np.uint8)  # 1 where this step needs the slow path
+        lhc = np.zeros(n, dtype=np.uint8)  # 1 where it has a sphere
+        nfp = 0  # particles of the block with either
+        ncp = 0  # particles of the block with a sphere
+        lslow = np.zeros(n, dtype=np.int64)  # this step's particles that need the slow path
         lstart = np.zeros(n, dtype=np.int64)
         tin = np.empty(n_prim)
         tout = np.empty(n_prim)
@@ -202,7 +204,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     FOLD_REACH_SIGMAS * sigma[s])
                 lrp[j] = r
                 lsafe[j] = rf * rf if rf > 0.0 else -1.0
-                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or lsr2[j] < np.inf) else 0
+                hc = 1 if lsr2[j] < np.inf else 0
+                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or hc == 1) else 0
+                ncp += hc - lhc[j]
+                lhc[j] = hc
                 nfp += hf - lhf[j]
                 lhf[j] = hf
         # particles born during the call sit at the end, sorted by start step
@@ -222,13 +227,38 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                         face_base, bc, fmargin, FOLD_REACH_SIGMAS * sigma[s])
                     lrp[j_born] = r
                     lsafe[j_born] = rf * rf if rf > 0.0 else -1.0
-                    hf = 1 if (lfx[j_born] != 0.0 or lfy[j_born] != 0.0 or lfz[j_born] != 0.0 or lsr2[j_born] < np.inf) else 0
+                    hc = 1 if lsr2[j_born] < np.inf else 0
+                    hf = 1 if (lfx[j_born] != 0.0 or lfy[j_born] != 0.0 or lfz[j_born] != 0.0 or hc == 1) else 0
+                    ncp += hc - lhc[j_born]
+                    lhc[j_born] = hc
                     nfp += hf - lhf[j_born]
                     lhf[j_born] = hf
                 j_born += 1
             nflag = 0
-            if nfp > 0:
-                for j in range(n):
+            if nfp > 0 and ncp == 0:  # fold planes only
+                for j in range(j_born):  # particles born so far (the unborn sit at the end)
+                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                    g = lsg[j]
+                    dx = g * table[h & MASK16]
+                    dy = g * table[(h >> S16) & MASK16]
+                    dz = g * table[(h >> S32) & MASK16]
+                    qx = lx[j] + dx
+                    qy = ly[j] + dy
+                    qz = lz[j] + dz
+                    ex = qx - lcx[j]
+                    ey = qy - lcy[j]
+                    ez = qz - lcz[j]
+                    ok = ex * ex + ey * ey + ez * ez < lsafe[j]
+                    s1 = lfx[j] * qx + lfy[j] * qy + lfz[j] * qz - lfo[j]
+                    f = 2.0 * min(s1, 0.0)
+                    lx[j] = qx - f * lfx[j] if ok else lx[j]
+                    ly[j] = qy - f * lfy[j] if ok else ly[j]
+                    lz[j] = qz - f * lfz[j] if ok else lz[j]
+                    lslow[nflag] = j
+                    nflag += 0 if ok else 1
+                    nfolds += 1 if (ok and s1 < 0.0) else 0
+            elif nfp > 0:  # fold planes and container spheres
+                for j in range(j_born):  # particles born so far (the unborn sit at the end)
                     h = counter_hash(lkp[j], stp, STREAM_TABLE)
                     g = lsg[j]
                     dx = g * table[h & MASK16]
@@ -258,11 +288,11 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     lx[j] = fx if ok else lx[j]
                     ly[j] = fy if ok else ly[j]
                     lz[j] = fz if ok else lz[j]
-                    lflag[j] = 0 if ok else 1
+                    lslow[nflag] = j  # kept only when the step is not ok (branch-free)
                     nflag += 0 if ok else 1
                     nfolds += 1 if (ok and s1 < 0.0) else 0
             else:
-                for j in range(n):
+                for j in range(j_born):  # particles born so far (the unborn sit at the end)
                     h = counter_hash(lkp[j], stp, STREAM_TABLE)
                     g = lsg[j]
                     dx = g * table[h & MASK16]
@@ -278,12 +308,13 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     lx[j] = qx if ok else lx[j]
                     ly[j] = qy if ok else ly[j]
                     lz[j] = qz if ok else lz[j]
-                    lflag[j] = 0 if ok else 1
+                    lslow[nflag] = j  # kept only when the step is not ok (branch-free)
                     nflag += 0 if ok else 1
             if nflag == 0:
                 continue
-            for j in range(n):
-                if lflag[j] == 0 or lsg[j] == 0.0:
+            for m in range(nflag):
+                j = lslow[m]
+                if lsg[j] == 0.0:
                     continue
                 h = counter_hash(lkp[j], stp, STREAM_TABLE)
                 g = lsg[j]
@@ -311,7 +342,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 if state[i] != 0:
                     lsg[j] = 0.0
                     lsafe[j] = np.inf
-                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or lsr2[j] < np.inf) else 0
+                hc = 1 if lsr2[j] < np.inf else 0
+                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or hc == 1) else 0
+                ncp += hc - lhc[j]
+                lhc[j] = hc
                 nfp += hf - lhf[j]
                 lhf[j] = hf
 
