@@ -102,7 +102,7 @@ def test_fast_paths_are_used_where_they_apply():
     _, _, st, _ = _run("box_corner", "table", False)
     assert st["resolved"] > 0  # several faces within reach: the general path
     _, _, st, ab = _run("cleft_absorbing_rim", "table", False)
-    assert st["folds"] > 0 and sum(ab.values()) > 0
+    assert st["single_surface"] + st["resolved"] > 0 and sum(ab.values()) > 0
 
 
 def _random_steps(n, center, spread, sigma, seed):

@@ -138,8 +138,8 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
     the ball of radius ``r_ball`` >= r around the point, cut by up to two surfaces that a step
     can be checked against exactly and cheaply:
 
-    - a *fold plane* (n, off): the nearest surface is a flat reflecting face (a half-space, or a
-      face of the domain's only solid when that is a box or a half-space). Within the ball it is
+    - a *fold plane* (n, off): the nearest surface is a flat reflecting half-space (a hole, or
+      the domain's only solid). Within the ball it is
       the only flat surface, so a step that stays in the ball is reflected exactly by one fold of
       its end point (the mirror image of a point beyond the plane is closer to the ball's centre,
       which is on the domain side, so the reflected path stays in the ball);
@@ -173,13 +173,10 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
         for f in range(nf):
             pm = max(pm, fmargin[s, face_base[p] + f])
         if role[p] == ROLE_SOLID:
-            if nsol == 1 and (k == K_BOX or k == K_HALFSPACE):
-                for f in range(nf):  # the only solid, a flat-faced one: one bound per face
+            if nsol == 1 and k == K_HALFSPACE:
+                for f in range(nf):  # the only solid, a half-space: its plane may be a fold plane
                     surf = face_base[p] + f
-                    if k == K_BOX:
-                        d = face_distance(kind, par, sdf, mesh_meta, p, f, x, y, z)
-                    else:
-                        d = -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+                    d = -prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
                     t = d - fmargin[s, surf]
                     if t < r1:
                         r2 = r1

@@ -33,7 +33,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT_HOT, JIT_NOALLOC, JIT_PARALLEL
+from ..config import JIT_HOT, JIT_PARALLEL
 from .geometry import K_MESH
 from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
 from .random import (
@@ -62,8 +62,11 @@ N_COUNTERS = 7
 #: a particle keeps a fold plane when the flat face is within this many rms steps
 FOLD_REACH_SIGMAS = 4.0
 
+#: start a call from the free radii the last one left (see :mod:`microsyn.particles`)
+USE_FREE_RADII = True
 
-@nb.njit(**JIT_NOALLOC)
+
+@nb.njit(**JIT_HOT)
 def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s, margin, kind, role,
           active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout, fin, fout,
           counters, b):
@@ -126,6 +129,41 @@ def _left_radius(r, ex, ey, ez, ended):
     return rem * (1.0 - 1e-6) if rem > 0.0 else -1.0
 
 
+@nb.njit(**JIT_HOT)
+def _set_ball(lsafe, lsafe_f, lhf, j, rf, fx, fy, fz, rc2):
+    """Store particle j's free ball: a plain one in ``lsafe`` (tested for every particle in the
+    main loop); one with a fold plane or a container sphere in ``lsafe_f``, with ``lsafe`` = -1
+    so that the main loop hands its every step to :func:`_special_step` (the main loop stays as
+    cheap as in open space for all other particles)."""
+    r2 = rf * rf if rf > 0.0 else -1.0
+    special = fx != 0.0 or fy != 0.0 or fz != 0.0 or rc2 < np.inf
+    lhf[j] = 1 if special else 0
+    lsafe[j] = -1.0 if special else r2
+    lsafe_f[j] = r2
+
+
+@nb.njit(**JIT_HOT)
+def _special_step(px, py, pz, dx, dy, dz, cx, cy, cz, r2, fx, fy, fz, fo, sx, sy, sz, rc2):
+    """A step from p by d for a particle with a fold plane and/or a container sphere (see
+    :func:`~microsyn._kernels.boundaries.checkpoint_ball`): (ok, x, y, z, folded). It is free
+    when the end point q lies in the ball (radius^2 ``r2`` around c) and q and its fold lie in the
+    container; the new position is then the fold of q (q itself without a fold plane)."""
+    qx = px + dx
+    qy = py + dy
+    qz = pz + dz
+    ex = qx - cx
+    ey = qy - cy
+    ez = qz - cz
+    s1 = fx * qx + fy * qy + fz * qz - fo
+    f = 2.0 * min(s1, 0.0)
+    ux = qx - f * fx
+    uy = qy - f * fy
+    uz = qz - f * fz
+    ok = (ex * ex + ey * ey + ez * ez < r2 and (qx - sx) ** 2 + (qy - sy) ** 2 + (qz - sz) ** 2 < rc2
+          and (ux - sx) ** 2 + (uy - sy) ** 2 + (uz - sz) ** 2 < rc2)
+    return ok, ux, uy, uz, 1 if (ok and s1 < 0.0) else 0
+
+
 @nb.njit(**JIT_PARALLEL)
 def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
@@ -153,7 +191,8 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
         lz = np.empty(n)
         lkp = np.empty(n, dtype=np.uint64)
         lsg = np.empty(n)
-        lsafe = np.empty(n)  # squared radius of the free ball (-1 when there is none)
+        lsafe = np.empty(n)  # squared radius of the plain free ball (-1: none, or a special one)
+        lsafe_f = np.empty(n)  # squared radius of the ball of a particle with a fold or a sphere
         lcx = np.empty(n)  # checkpoint: the ball's centre
         lcy = np.empty(n)
         lcz = np.empty(n)
@@ -167,10 +206,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
         lsz = np.zeros(n)
         lsr2 = np.full(n, np.inf)
         lhf = np.zeros(n, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
-        lhc = np.zeros(n, dtype=np.uint8)  # 1 where it has a sphere
-        nfp = 0  # particles of the block with either
-        ncp = 0  # particles of the block with a sphere
-        lslow = np.zeros(n, dtype=np.int64)  # this step's particles that need the slow path
+        lflag = np.zeros(n, dtype=np.uint8)  # 1 where this step needs the slow path
         lstart = np.zeros(n, dtype=np.int64)
         tin = np.empty(n_prim)
         tout = np.empty(n_prim)
@@ -191,7 +227,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
             if state[i] != 0 or lstart[j] > 0:
                 lsg[j] = 0.0  # ended, or not born yet: switched on at its start step below
                 lsafe[j] = np.inf
-            elif free_r[i] >= FOLD_REACH_SIGMAS * sigma[species[i]]:
+            elif USE_FREE_RADII and free_r[i] >= FOLD_REACH_SIGMAS * sigma[species[i]]:
                 lsg[j] = sigma[species[i]]
                 lrp[j] = free_r[i]
                 lsafe[j] = lrp[j] * lrp[j]
@@ -203,13 +239,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
                     FOLD_REACH_SIGMAS * sigma[s])
                 lrp[j] = r
-                lsafe[j] = rf * rf if rf > 0.0 else -1.0
-                hc = 1 if lsr2[j] < np.inf else 0
-                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or hc == 1) else 0
-                ncp += hc - lhc[j]
-                lhc[j] = hc
-                nfp += hf - lhf[j]
-                lhf[j] = hf
+                _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
         # particles born during the call sit at the end, sorted by start step
         j_born = 0
         while j_born < n and lstart[j_born] == 0:
@@ -226,101 +256,47 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                         s, lx[j_born], ly[j_born], lz[j_born], kind, role, active, par, sdf, mesh_meta,
                         face_base, bc, fmargin, FOLD_REACH_SIGMAS * sigma[s])
                     lrp[j_born] = r
-                    lsafe[j_born] = rf * rf if rf > 0.0 else -1.0
-                    hc = 1 if lsr2[j_born] < np.inf else 0
-                    hf = 1 if (lfx[j_born] != 0.0 or lfy[j_born] != 0.0 or lfz[j_born] != 0.0 or hc == 1) else 0
-                    ncp += hc - lhc[j_born]
-                    lhc[j_born] = hc
-                    nfp += hf - lhf[j_born]
-                    lhf[j_born] = hf
+                    _set_ball(lsafe, lsafe_f, lhf, j_born, rf, lfx[j_born], lfy[j_born], lfz[j_born], lsr2[j_born])
                 j_born += 1
             nflag = 0
-            if nfp > 0 and ncp == 0:  # fold planes only
-                for j in range(j_born):  # particles born so far (the unborn sit at the end)
-                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                    g = lsg[j]
-                    dx = g * table[h & MASK16]
-                    dy = g * table[(h >> S16) & MASK16]
-                    dz = g * table[(h >> S32) & MASK16]
-                    qx = lx[j] + dx
-                    qy = ly[j] + dy
-                    qz = lz[j] + dz
-                    ex = qx - lcx[j]
-                    ey = qy - lcy[j]
-                    ez = qz - lcz[j]
-                    ok = ex * ex + ey * ey + ez * ez < lsafe[j]
-                    s1 = lfx[j] * qx + lfy[j] * qy + lfz[j] * qz - lfo[j]
-                    f = 2.0 * min(s1, 0.0)
-                    lx[j] = qx - f * lfx[j] if ok else lx[j]
-                    ly[j] = qy - f * lfy[j] if ok else ly[j]
-                    lz[j] = qz - f * lfz[j] if ok else lz[j]
-                    lslow[nflag] = j
-                    nflag += 0 if ok else 1
-                    nfolds += 1 if (ok and s1 < 0.0) else 0
-            elif nfp > 0:  # fold planes and container spheres
-                for j in range(j_born):  # particles born so far (the unborn sit at the end)
-                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                    g = lsg[j]
-                    dx = g * table[h & MASK16]
-                    dy = g * table[(h >> S16) & MASK16]
-                    dz = g * table[(h >> S32) & MASK16]
-                    qx = lx[j] + dx
-                    qy = ly[j] + dy
-                    qz = lz[j] + dz
-                    ex = qx - lcx[j]
-                    ey = qy - lcy[j]
-                    ez = qz - lcz[j]
-                    # the fold in the plane (a no-op without one: n = 0, off = -1)
-                    s1 = lfx[j] * qx + lfy[j] * qy + lfz[j] * qz - lfo[j]
-                    f = 2.0 * min(s1, 0.0)
-                    fx = qx - f * lfx[j]
-                    fy = qy - f * lfy[j]
-                    fz = qz - f * lfz[j]
-                    # the container sphere, before and after the fold (rc2 = inf without one)
-                    ax = qx - lsx[j]
-                    ay = qy - lsy[j]
-                    az = qz - lsz[j]
-                    bx = fx - lsx[j]
-                    by = fy - lsy[j]
-                    bz = fz - lsz[j]
-                    ok = ((ex * ex + ey * ey + ez * ez < lsafe[j]) and (ax * ax + ay * ay + az * az < lsr2[j])
-                          and (bx * bx + by * by + bz * bz < lsr2[j]))
-                    lx[j] = fx if ok else lx[j]
-                    ly[j] = fy if ok else ly[j]
-                    lz[j] = fz if ok else lz[j]
-                    lslow[nflag] = j  # kept only when the step is not ok (branch-free)
-                    nflag += 0 if ok else 1
-                    nfolds += 1 if (ok and s1 < 0.0) else 0
-            else:
-                for j in range(j_born):  # particles born so far (the unborn sit at the end)
-                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                    g = lsg[j]
-                    dx = g * table[h & MASK16]
-                    dy = g * table[(h >> S16) & MASK16]
-                    dz = g * table[(h >> S32) & MASK16]
-                    qx = lx[j] + dx
-                    qy = ly[j] + dy
-                    qz = lz[j] + dz
-                    ex = qx - lcx[j]
-                    ey = qy - lcy[j]
-                    ez = qz - lcz[j]
-                    ok = ex * ex + ey * ey + ez * ez < lsafe[j]
-                    lx[j] = qx if ok else lx[j]
-                    ly[j] = qy if ok else ly[j]
-                    lz[j] = qz if ok else lz[j]
-                    lslow[nflag] = j  # kept only when the step is not ok (branch-free)
-                    nflag += 0 if ok else 1
+            for j in range(n):
+                h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                g = lsg[j]
+                dx = g * table[h & MASK16]
+                dy = g * table[(h >> S16) & MASK16]
+                dz = g * table[(h >> S32) & MASK16]
+                qx = lx[j] + dx
+                qy = ly[j] + dy
+                qz = lz[j] + dz
+                ex = qx - lcx[j]
+                ey = qy - lcy[j]
+                ez = qz - lcz[j]
+                ok = ex * ex + ey * ey + ez * ez < lsafe[j]
+                lx[j] = qx if ok else lx[j]
+                ly[j] = qy if ok else ly[j]
+                lz[j] = qz if ok else lz[j]
+                lflag[j] = 0 if ok else 1
+                nflag += 0 if ok else 1
             if nflag == 0:
                 continue
-            for m in range(nflag):
-                j = lslow[m]
-                if lsg[j] == 0.0:
+            for j in range(n):
+                if lflag[j] == 0 or lsg[j] == 0.0:
                     continue
                 h = counter_hash(lkp[j], stp, STREAM_TABLE)
                 g = lsg[j]
                 dx = g * table[h & MASK16]
                 dy = g * table[(h >> S16) & MASK16]
                 dz = g * table[(h >> S32) & MASK16]
+                if lhf[j] != 0:  # a fold plane or a container sphere: the step may still be free
+                    ok, qx, qy, qz, folded = _special_step(lx[j], ly[j], lz[j], dx, dy, dz, lcx[j], lcy[j], lcz[j],
+                                                           lsafe_f[j], lfx[j], lfy[j], lfz[j], lfo[j], lsx[j],
+                                                           lsy[j], lsz[j], lsr2[j])
+                    if ok:
+                        lx[j] = qx
+                        ly[j] = qy
+                        lz[j] = qz
+                        nfolds += folded
+                        continue
                 i = i0 + j
                 ex = lx[j] - lcx[j]
                 ey = ly[j] - lcy[j]
@@ -338,16 +314,11 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 lcy[j] = ny_
                 lcz[j] = nz_
                 lrp[j] = r
-                lsafe[j] = rf * rf if rf > 0.0 else -1.0
+                _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
                 if state[i] != 0:
                     lsg[j] = 0.0
                     lsafe[j] = np.inf
-                hc = 1 if lsr2[j] < np.inf else 0
-                hf = 1 if (lfx[j] != 0.0 or lfy[j] != 0.0 or lfz[j] != 0.0 or hc == 1) else 0
-                ncp += hc - lhc[j]
-                lhc[j] = hc
-                nfp += hf - lhf[j]
-                lhf[j] = hf
+                    lhf[j] = 0
 
         for j in range(n):
             i = i0 + j
@@ -408,6 +379,7 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
                     FOLD_REACH_SIGMAS * g)
             safe2 = rf * rf if rf > 0.0 else -1.0
+            special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf
             cx = px
             cy = py
             cz = pz
@@ -423,6 +395,11 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 ey = qy - cy
                 ez = qz - cz
                 if ex * ex + ey * ey + ez * ez < safe2:
+                    if not special:
+                        px = qx
+                        py = qy
+                        pz = qz
+                        continue
                     s1 = fx * qx + fy * qy + fz * qz - fo
                     f = 2.0 * min(s1, 0.0)
                     ux = qx - f * fx
@@ -442,6 +419,7 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout,
                     fin, fout, counters, b)
                 safe2 = rf * rf if rf > 0.0 else -1.0
+                special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf
                 cx = px
                 cy = py
                 cz = pz
