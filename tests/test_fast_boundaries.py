@@ -81,7 +81,7 @@ def _run(name, gaussian, one_step_calls: bool, n=400, steps=80, dt=2e-5):
 def test_one_kernel_call_equals_one_step_calls_bitwise(name, gaussian):
     """Reference: 80 one-step kernel calls (fresh checkpoints every step); one 80-step call must
     give the same ids, positions, reflections and absorptions bit for bit, in geometries that use
-    every path: folds in planes and box faces (also tilted planes), container spheres,
+    every path: folds in membrane planes (also tilted ones), container spheres,
     single-surface resolution of spheres, cylinders and boxes, the general resolution near
     several surfaces (box corners, obstacles) and absorption with the Brownian bridge."""
     i1, p1, st1, ab1 = _run(name, gaussian, one_step_calls=False)

@@ -11,7 +11,7 @@ from c to any boundary (minus a Brownian-bridge margin for the faces that absorb
 :func:`~microsyn._kernels.boundaries.checkpoint_ball`). While the particle stays within the ball
 |p - c| < r, every step's segment lies in that ball (both ends do, and the ball is convex), so no
 step can touch a boundary and the particle moves freely. When the nearest surface is a flat
-reflecting face (a membrane plane, a face of a box), the ball leaves that face out and the
+reflecting half-space (a membrane plane), the ball leaves that plane out and the
 particle keeps a *fold plane*: a step that stays in the larger ball is reflected by one fold of
 its end point, which is exact there (one flat surface, specular reflection). When the domain's
 only solid is a sphere, the ball may leave that sphere out too and the particle keeps it as a
