@@ -220,7 +220,7 @@ class _PoreEmitter:
         at = step0
         while need > 0:
             if not pend or pend[0][0] != at:
-                raise RuntimeError(f"{self.name}: the Simulation asked for births at step {at}, which the "
+                raise ParameterError(f"{self.name}: the Simulation asked for births at step {at}, which the "
                                    f"synapse coupling has not drawn; advance a coupled Simulation through "
                                    f"SynapticCoupling.run or after SynapticCoupling.start()")
             s0, c, lam = pend[0]

@@ -327,3 +327,15 @@ def test_coupling_window_parameter_is_checked():
     solver = MembraneSolver(cable(10.0, 2.0, 1), dt_ms=0.01)
     with pytest.raises(ParameterError, match="max_window_steps"):
         SynapticCoupling(solver, max_window_steps=0)
+
+
+def test_coupled_simulation_run_alone_before_start_is_refused():
+    """A Simulation whose synapse coupling has not started has no ion births drawn: running it
+    alone raises ParameterError that says to use SynapticCoupling.run or start() (rather than
+    silently emitting nothing)."""
+    cpl, _, _ = _coupled_event()
+    with pytest.raises(ParameterError, match="SynapticCoupling.run"):
+        cpl.sim.run(0.1)
+    cpl.start()
+    cpl.sim.run(0.1)  # after start() the Simulation advances the coupling too
+    assert cpl.solver.t_ms == pytest.approx(0.1, abs=1e-12)
