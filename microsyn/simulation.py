@@ -303,14 +303,7 @@ class Simulation:
     def _run_until(self, end_step, cg, progress):
         bar = None
         try:
-            t1 = _time.perf_counter()
-            self._apply_due_events()
-            t2 = _time.perf_counter()
-            if self._compiled is None:
-                cg = self._compile()
-            self._run_due_recorders()
-            self.timings["events"] += t2 - t1
-            self.timings["recorders"] += _time.perf_counter() - t2
+            cg = self._events_then_recorders(cg)
             bar = _Progress.open(self, end_step, progress)
             while self.step < end_step:
                 nxt = min(end_step, self.queue.next_step(), self._next_recorder_step(self.step + 1))
@@ -321,20 +314,25 @@ class Simulation:
                 self._advance(n, cg)
                 if self._compiled is None:  # species were added by an event
                     cg = self._compile()
-                t1 = _time.perf_counter()
-                self._apply_due_events()
-                t2 = _time.perf_counter()
-                if self._compiled is None:
-                    cg = self._compile()
-                self._run_due_recorders()
-                tm = self.timings
-                tm["events"] += t2 - t1
-                tm["recorders"] += _time.perf_counter() - t2
+                cg = self._events_then_recorders(cg)
                 if bar is not None:
                     bar.update(n, _time.perf_counter() - t0)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _events_then_recorders(self, cg):
+        """Apply the due events, then run the due recorders (timed); returns the compiled
+        geometry, recompiled if an event added species."""
+        t1 = _time.perf_counter()
+        self._apply_due_events()
+        t2 = _time.perf_counter()
+        if self._compiled is None:
+            cg = self._compile()
+        self._run_due_recorders()
+        self.timings["events"] += t2 - t1
+        self.timings["recorders"] += _time.perf_counter() - t2
+        return cg
 
     def horizon_step(self) -> int:
         """The first step (>= the current one) at which anything may look at or change the state:
