@@ -33,6 +33,11 @@ class TimeStepError(ParameterError):
     """The time step is too large for the geometry or the physics (steps would skip features)."""
 
 
+class ReactionError(ParameterError):
+    """A reaction that cannot be simulated as given: a bad rate, an unknown species, charge not
+    conserved, a binding radius too large for the geometry, or a time step too long for it."""
+
+
 class DomainEscapeError(MicrosynError, RuntimeError):
     """A particle was found outside its domain: a boundary leaked. This is a bug, please report it."""
 

@@ -90,6 +90,19 @@ def count_to_mM(count: float, volume_um3: float) -> float:
     return count / (volume_um3 * PARTICLES_PER_UM3_PER_MM)
 
 
+def per_molar_per_second(k_per_M_per_s: float) -> float:
+    """A second-order rate constant in [1/(M s)] expressed in base units [1/(mM ms)]
+    (1e8 /M/s = 100 /(mM ms))."""
+    return k_per_M_per_s * 1e-6
+
+
+def pair_rate_um3_per_ms(k_per_mM_per_ms: float) -> float:
+    """The rate [um^3/ms] at which one given pair of molecules reacts, per unit of
+    concentration of partners, for a second-order rate constant [1/(mM ms)]:
+    k / 602,214."""
+    return k_per_mM_per_ms / PARTICLES_PER_UM3_PER_MM
+
+
 def current_to_ion_rate(current_pA: float, valence: int) -> float:
     """Ions per ms carried by a current [pA] of ions with the given valence.
 

@@ -1,0 +1,15 @@
+"""Reactions: particles that bind, unbind and react, fixed binding sites and lattice fields.
+
+Modules
+-------
+spec
+    :class:`Reaction`: a reaction as chemistry (reactants, products, rates in base units),
+    parsed from text such as ``"Ca2+ + BAPTA <-> CaBAPTA"``.
+binding
+    The Brownian-dynamics reaction scheme for two tracked partners: the binding radius and the
+    reaction probability per step that make the simulated rate equal the given rate constant.
+fields
+    Lattice fields: abundant species kept as concentrations on voxels, beside the particles.
+engine
+    The reaction pass of :class:`~microsyn.simulation.Simulation`.
+"""
