@@ -15,6 +15,7 @@ from .errors import DomainEscapeError, GeometryError, ParameterError, check_posi
 from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
 from .particles import ParticleStore
+from .reactions.engine import REACTED
 from .recorders import _as_trigger
 from .species import Species, SpeciesTable
 
@@ -119,25 +120,126 @@ class Simulation:
         self.timings = dict(kernel=0.0, births=0.0, fates=0.0, escape_checks=0.0, events=0.0, recorders=0.0)
         self._run_end: int | None = None  # the step the current run ends at (None between runs)
         self._due_rest: list = []  # events of the current step still to be applied
+        from .reactions.engine import ReactionEngine
+
+        #: the reactions and their per-step pass (:mod:`microsyn.reactions.engine`)
+        self.reactions = ReactionEngine(self)
+        #: lattice fields (:class:`~microsyn.reactions.fields.FieldSet`), after :meth:`use_field_lattice`
+        self.fields = None
+        self._field_species: dict[str, Species] = {}
         for s in species:
             self.add_species(s)
         for name, value in (D or {}).items():
             self.set_D(name, value)
 
     # ------------------------------------------------------------------ species
-    def add_species(self, species, D: float | None = None) -> int:
-        """Track a species (name of a standard ion or a :class:`Species`); returns its index."""
-        idx = self.species.add(species)
+    def add_species(self, species, D: float | None = None, kind: str = "particles") -> int:
+        """Add a species (name of a standard ion or a :class:`Species`); returns its index.
+
+        Parameters
+        ----------
+        species : str or Species
+        D : float, optional
+            Diffusion coefficient [um^2/ms] (default: the species' own for :attr:`medium`).
+        kind : {"particles", "field"}
+            Track it as particles (default), or keep it as a concentration field on the lattice
+            of :meth:`use_field_lattice` (for abundant species such as mM buffers). Reactions,
+            :meth:`fill` and :meth:`count` work with either, so the two representations can be
+            compared by changing this one word. Returns the particle species index, or the
+            field index for a field.
+        """
+        if kind not in ("particles", "field"):
+            raise ParameterError(f"kind must be 'particles' or 'field', got {kind!r}")
+        from .species import get_species
+
+        sp = get_species(species)
+        if kind == "field" or sp.name in self._field_species:
+            return self._add_field_species(sp, D, kind)
+        if self.fields is not None and sp.name in self.fields.names:
+            raise ParameterError(f"{sp.name!r} is already a lattice field in this simulation")
+        idx = self.species.add(sp)
         if D is not None:
             self.set_D(self.species[idx].name, D)
         self._compiled = None
+        self.reactions.invalidate()
         return idx
+
+    def _add_field_species(self, sp: Species, D, kind):
+        if kind != "field":
+            raise ParameterError(f"{sp.name!r} is a lattice field in this simulation, not particles")
+        if sp.name in self.species:
+            raise ParameterError(f"{sp.name!r} is already tracked as particles in this simulation; a "
+                                 f"species is either particles or a field")
+        if self.fields is None:
+            raise ParameterError(
+                f"a field species ({sp.name!r}) needs the field lattice first: call "
+                f"sim.use_field_lattice(voxel_size=...) [um] before adding it")
+        if sp.name in self._field_species:
+            if self._field_species[sp.name] != sp:
+                raise ParameterError(f"a different species named {sp.name!r} is already a field here")
+            if D is not None:
+                raise ParameterError(f"field {sp.name!r} exists; its D cannot change")
+            return self.fields.index(sp.name)
+        D = sp.D(self.medium) if D is None else check_positive(f"D of {sp.name} [um^2/ms]", D)
+        self._field_species[sp.name] = sp
+        idx = self.fields.add(sp.name, D)
+        self.reactions.invalidate()
+        return idx
+
+    def use_field_lattice(self, voxel_size: float, lo=None, hi=None, dt: float | None = None):
+        """Set the voxel lattice [um] on which field species live (once, before the first one).
+
+        Parameters
+        ----------
+        voxel_size : float
+            Edge of the cubic voxels [um].
+        lo, hi : array_like, optional
+            Corners [um]; default: the domain's bounds (which must then be finite).
+        dt : float, optional
+            The fields' time step [ms], a whole number of particle steps; default: the largest
+            stable one (explicit diffusion needs D dt / h^2 <= 1/6), at most 0.9 of the limit.
+        """
+        from .lattice import Lattice
+        from .reactions.fields import FieldSet
+
+        if self.fields is not None:
+            raise ParameterError("the field lattice is already set; it can be set once per simulation")
+        if lo is None or hi is None:
+            dlo, dhi = self.domain.bounds()
+            lo = dlo if lo is None else lo
+            hi = dhi if hi is None else hi
+            if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+                raise ParameterError("the domain is unbounded: give the field lattice lo= and hi= [um]")
+        self.fields = FieldSet(self.domain, Lattice(lo, hi, voxel_size=voxel_size))
+        self._field_dt = None if dt is None else check_positive("field dt [ms]", dt)
+        if self._field_dt is not None:
+            grid_step(self._field_dt, self.dt, what="field dt")
+        return self.fields
+
+    def valences(self) -> dict[str, int]:
+        """Charge numbers of every species of the simulation, particles and fields."""
+        out = {s.name: s.valence for s in self.species}
+        out.update({n: s.valence for n, s in self._field_species.items()})
+        return out
+
+    def add_reaction(self, reaction):
+        """Add a :class:`~microsyn.reactions.spec.Reaction` (its species must be in the
+        simulation, as particles or fields); returns it. See :mod:`microsyn.reactions.engine`."""
+        self.reactions.add(reaction)
+        return reaction
+
+    @property
+    def reaction_counts(self) -> dict[str, int]:
+        """Events so far per reaction (a reversible one counts its two directions separately,
+        the reverse named ``"<name> (reverse)"``)."""
+        return dict(self.reactions.counts)
 
     def set_D(self, species: str, D: float) -> None:
         """Override the diffusion coefficient [um^2/ms] of a species."""
         sp = self.species[species]
         self._D[sp.name] = check_positive(f"D of {sp.name} [um^2/ms]", D)
         self._compiled = None
+        self.reactions.invalidate()
 
     def D(self, species) -> float:
         """Diffusion coefficient [um^2/ms] used for a species."""
@@ -216,8 +318,18 @@ class Simulation:
         return self.add_source(PointRelease(species, n, at, self.time if time is None else time))
 
     def fill(self, species, conc_mM: float, region=None, time: float | None = None):
-        """Fill the domain (or ``region``) uniformly at ``conc_mM`` [mM] at ``time`` (default now)."""
+        """Fill the domain (or ``region``) uniformly at ``conc_mM`` [mM] at ``time`` (default now).
+
+        For a field species the field's concentration is set to ``conc_mM`` in the voxels of the
+        region (the others keep theirs)."""
         from .sources import UniformFill
+
+        if species in self._field_species:
+            if time is not None and abs(time - self.time) > 1e-12:
+                return self.schedule(time, lambda sim: sim.fields.set_concentration(species, conc_mM, region))
+            check_positive("conc_mM", conc_mM, allow_zero=True)
+            self.fields.set_concentration(species, conc_mM, region)
+            return None
 
         return self.add_source(UniformFill(species, conc_mM, region, self.time if time is None else time))
 
@@ -257,9 +369,12 @@ class Simulation:
         return ids.copy(), self.particles.positions(m)
 
     def count(self, species=None) -> int:
-        """Number of live particles (of a species)."""
+        """Number of live particles (of a species); for a field species, its total number of
+        molecules (a float)."""
         if species is None:
             return self.particles.n
+        if isinstance(species, str) and species in self._field_species:
+            return float(self.fields.total_molecules(species))
         return self.particles.count(self.species.index(species))
 
     # ------------------------------------------------------------------ the loop
@@ -420,6 +535,25 @@ class Simulation:
     def _advance(self, nsteps: int, cg: CompiledGeometry):
         if nsteps <= 0:
             return
+        if not self.reactions.active:
+            self._diffuse(nsteps, cg, check=True)
+            return
+        self.reactions.compile()
+        for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
+            self._diffuse(1, cg, check=False)
+            t0 = _time.perf_counter()
+            consumed = self.reactions.after_step(self.step - 1)
+            t1 = _time.perf_counter()
+            self.timings["reactions"] = self.timings.get("reactions", 0.0) + t1 - t0
+            if consumed:
+                self.particles.compact()  # reacted particles leave; their fates are the counts
+            self.timings["fates"] += _time.perf_counter() - t1
+        if self.check_escapes:
+            t3 = _time.perf_counter()
+            self.assert_no_escapes(cg)
+            self.timings["escape_checks"] += _time.perf_counter() - t3
+
+    def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool):
         from ._kernels import brownian as kb
 
         ps = self.particles
@@ -489,7 +623,7 @@ class Simulation:
             self._record_fates(ps.compact(), cg)
         t3 = _time.perf_counter()
         tm["fates"] += t3 - t2
-        if self.check_escapes:
+        if check and self.check_escapes:
             self.assert_no_escapes(cg)
         tm["escape_checks"] += _time.perf_counter() - t3
 
@@ -498,6 +632,8 @@ class Simulation:
         pairs, counts = np.unique(np.stack([states.astype(np.int64), species.astype(np.int64)], axis=1),
                                   axis=0, return_counts=True)
         for (st, sp), c in zip(pairs, counts):
+            if st == REACTED:  # counted per reaction by the reaction pass
+                continue
             name = cg.surface_names[abs(int(st)) - 1]
             key = (name, self.species[int(sp)].name)
             book = self.absorbed if st > 0 else self.transmitted

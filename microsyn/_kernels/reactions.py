@@ -1,0 +1,265 @@
+"""Kernels of the reaction pass: a hashed cell list, pair proposals, unimolecular draws.
+
+Every random number is a pure function of (seed, particle ids, step, reaction), so the reactions
+of a step do not depend on the thread count or on the order particles are stored in:
+
+- a pair (i, j) within the binding radius of reaction r draws u from
+  :func:`pair_uniform` (keyed by the two ids, smaller first); it is *proposed* when u < p_r and
+  u is its priority;
+- a particle with first-order reactions (its own, or with a lattice field at its voxel) draws
+  from its counter stream ``STREAM_USER`` at that step.
+
+Cell list: for each pair reaction A + B one species is binned (B) and the other searches (A);
+for A + A both. Binned particles go into cubic cells of side ``h`` >= the largest binding
+radius, hashed into ``2**bits`` buckets (so the memory does not depend on the domain's size),
+with their positions copied in bucket order so that a bucket is read contiguously. A searching
+particle looks only at the cells within one binding radius of it (one cell, unless it is near a
+cell face), skips a bucket it has already seen (two cells may share a bucket), and checks the
+true distance, so hash collisions cost time, never correctness. Each unordered pair is examined
+once.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..config import JIT, JIT_PARALLEL
+from .random import GAMMA, STREAM_USER, counter_hash, mix64, next_hash, particle_key, u01
+
+_PAIR_C = np.uint64(0xA24BAED4963EE407)
+_RX_C = np.uint64(0x9FB21C651E98DF25)
+_H1 = np.int64(73856093)
+_H2 = np.int64(19349663)
+_H3 = np.int64(83492791)
+
+
+@nb.njit(inline="always", **JIT)
+def pair_uniform(seed_key, pid_a, pid_b, step, r):
+    """Uniform in [0, 1) for the pair of ids (a, b) (order-free), at ``step``, for reaction ``r``."""
+    lo = pid_a if pid_a < pid_b else pid_b
+    hi = pid_b if pid_a < pid_b else pid_a
+    k = mix64(particle_key(seed_key, lo) ^ (hi * _PAIR_C))
+    return u01(mix64(k + np.uint64(step) * GAMMA + (np.uint64(r) + np.uint64(1)) * _RX_C))
+
+
+@nb.njit(inline="always", **JIT)
+def _bucket(ix, iy, iz, mask):
+    return ((ix * _H1) ^ (iy * _H2) ^ (iz * _H3)) & mask
+
+
+@nb.njit(**JIT_PARALLEL)
+def cell_keys(x, y, z, species, state, n, binned, inv_h, mask, keys):
+    """keys[i] = hashed bucket of particle i's cell, or -1 if its species is not binned (or it
+    has ended)."""
+    for i in nb.prange(n):
+        if state[i] != 0 or binned[species[i]] == 0:
+            keys[i] = -1
+        else:
+            ix = np.int64(math.floor(x[i] * inv_h))
+            iy = np.int64(math.floor(y[i] * inv_h))
+            iz = np.int64(math.floor(z[i] * inv_h))
+            keys[i] = _bucket(ix, iy, iz, mask)
+
+
+@nb.njit(**JIT)
+def counting_sort(keys, x, y, z, species, n, n_buckets, start, items, sx, sy, sz, ssp):
+    """CSR of particles by bucket: items[start[b]:start[b+1]] are the particles in bucket b, in
+    increasing index order, and sx, sy, sz, ssp their positions and species in the same order
+    (so a bucket is read contiguously). Returns the number of binned particles."""
+    start[:] = 0
+    for i in range(n):
+        k = keys[i]
+        if k >= 0:
+            start[k + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    fill = start[:n_buckets].copy()
+    for i in range(n):
+        k = keys[i]
+        if k >= 0:
+            t = fill[k]
+            items[t] = i
+            sx[t] = x[i]
+            sy[t] = y[i]
+            sz[t] = z[i]
+            ssp[t] = species[i]
+            fill[k] = t + 1
+    return start[n_buckets]
+
+
+@nb.njit(**JIT_PARALLEL)
+def find_pairs(x, y, z, pid, species, state, n, searcher, binned, start, items, sx, sy, sz, ssp, inv_h, mask,
+               ns, pair_first, rx_next, rho2, p, rho_max, seed_key, step, block, out_i, out_j, out_r, out_u,
+               out_count):
+    """Proposed pair reactions of one step.
+
+    Particles of a ``searcher`` species look for partners among the binned ones. A pair (i, j)
+    is examined once: by i, when i's species searches and j's is binned, unless j's species
+    also searches and i's is binned and j < i (then by j). For each reaction r of the species
+    pair (``pair_first[s_i * ns + s_j]``, then ``rx_next[r]``) with |x_i - x_j| < rho_r, the
+    pair is proposed when its :func:`pair_uniform` u < p[r]. Block b of ``block`` particles
+    writes its proposals at [b * cap, ...) of the out arrays (cap = len(out_i) // number of
+    blocks) and their number to out_count[b]; a count above cap means the buffer was too small
+    (the caller retries with a larger one).
+    """
+    nblocks = (n + block - 1) // block
+    cap = out_i.shape[0] // nblocks
+    h = 1.0 / inv_h
+    for b in nb.prange(nblocks):
+        seen = np.empty(27, np.int64)
+        c = 0
+        base = b * cap
+        for i in range(b * block, min(n, (b + 1) * block)):
+            si = species[i]
+            if state[i] != 0 or searcher[si] == 0:
+                continue
+            both = binned[si] != 0
+            xi = x[i]
+            yi = y[i]
+            zi = z[i]
+            fx = math.floor(xi * inv_h)
+            fy = math.floor(yi * inv_h)
+            fz = math.floor(zi * inv_h)
+            ix = np.int64(fx)
+            iy = np.int64(fy)
+            iz = np.int64(fz)
+            # neighbour cells only where the particle is within rho_max of a cell face
+            x0 = ix - 1 if xi - fx * h < rho_max else ix
+            x1 = ix + 1 if (fx + 1.0) * h - xi < rho_max else ix
+            y0 = iy - 1 if yi - fy * h < rho_max else iy
+            y1 = iy + 1 if (fy + 1.0) * h - yi < rho_max else iy
+            z0 = iz - 1 if zi - fz * h < rho_max else iz
+            z1 = iz + 1 if (fz + 1.0) * h - zi < rho_max else iz
+            nseen = 0
+            for cx in range(x0, x1 + 1):
+                for cy in range(y0, y1 + 1):
+                    for cz in range(z0, z1 + 1):
+                        bk = _bucket(cx, cy, cz, mask)
+                        dup = False
+                        for q in range(nseen):
+                            if seen[q] == bk:
+                                dup = True
+                                break
+                        if dup:
+                            continue
+                        seen[nseen] = bk
+                        nseen += 1
+                        for t in range(start[bk], start[bk + 1]):
+                            sj = ssp[t]
+                            r = pair_first[si * ns + sj]
+                            if r < 0:
+                                continue
+                            dx = sx[t] - xi
+                            dy = sy[t] - yi
+                            dz = sz[t] - zi
+                            d2 = dx * dx + dy * dy + dz * dz
+                            if d2 >= rho_max * rho_max:
+                                continue
+                            j = items[t]
+                            if j == i or (both and searcher[sj] != 0 and j < i):
+                                continue
+                            while r >= 0:
+                                if d2 < rho2[r]:
+                                    u = pair_uniform(seed_key, pid[i], pid[j], step, r)
+                                    if u < p[r]:
+                                        if c < cap:
+                                            out_i[base + c] = i
+                                            out_j[base + c] = j
+                                            out_r[base + c] = r
+                                            out_u[base + c] = u
+                                        c += 1
+                                r = rx_next[r]
+        out_count[b] = c
+
+
+@nb.njit(**JIT)
+def accept_proposals(order, pi, pj, taken, accepted):
+    """Greedy matching in priority order: proposal ``order[k]`` is accepted when neither of its
+    particles is taken yet. Marks ``taken``; accepted[k] = 1 for accepted proposals (indexed as
+    ``order``). Returns the number accepted."""
+    m = 0
+    for k in range(order.shape[0]):
+        q = order[k]
+        i = pi[q]
+        j = pj[q]
+        if taken[i] == 0 and taken[j] == 0:
+            taken[i] = 1
+            taken[j] = 1
+            accepted[q] = 1
+            m += 1
+    return m
+
+
+@nb.njit(**JIT_PARALLEL)
+def first_order_draws(x, y, z, pid, species, state, taken, n, k_own, fr_first, fr_next, fr_field, fr_k,
+                      conc, lat_lo, inv_vox, shape, seed_key, step, dt, out_r, out_c):
+    """First-order events of one step: particle i (live, not taken by a pair reaction this step)
+    has total rate k = k_own[s] + sum over its field reactions f of fr_k[f] * max(c_f(voxel), 0)
+    [1/ms], reacts with probability 1 - exp(-k dt), and picks which of its channels by a second
+    uniform in proportion to their rates.
+
+    Own (unimolecular) channels are numbered first: out_r[i] = -1 none, out_r[i] = -2 - u where
+    u is the rank of the chosen own channel (the caller maps it), or out_r[i] = f >= 0 a field
+    reaction; out_c[i] is the flat voxel of the particle (-1 outside the lattice).
+    ``k_own`` is the total own rate per species; the caller splits it.
+    """
+    nx = shape[0]
+    ny = shape[1]
+    nz = shape[2]
+    for i in nb.prange(n):
+        out_r[i] = -1
+        out_c[i] = -1
+        s = species[i]
+        if state[i] != 0 or taken[i] != 0:
+            continue
+        k0 = k_own[s]
+        f = fr_first[s]
+        if k0 <= 0.0 and f < 0:
+            continue
+        cell = -1
+        if f >= 0:
+            ix = np.int64(math.floor((x[i] - lat_lo[0]) * inv_vox[0]))
+            iy = np.int64(math.floor((y[i] - lat_lo[1]) * inv_vox[1]))
+            iz = np.int64(math.floor((z[i] - lat_lo[2]) * inv_vox[2]))
+            if 0 <= ix < nx and 0 <= iy < ny and 0 <= iz < nz:
+                cell = (ix * ny + iy) * nz + iz
+        out_c[i] = cell
+        ktot = k0
+        if cell >= 0:
+            g = f
+            while g >= 0:
+                c = conc[fr_field[g], cell]
+                if c > 0.0:
+                    ktot += fr_k[g] * c
+                g = fr_next[g]
+        if ktot <= 0.0:
+            continue
+        hsh = counter_hash(particle_key(seed_key, pid[i]), step, STREAM_USER)
+        if u01(hsh) >= -math.expm1(-ktot * dt):
+            continue
+        pick = u01(next_hash(hsh)) * ktot
+        if pick < k0 or cell < 0:
+            out_r[i] = -2  # an own channel: the caller splits k0 by a third uniform
+            continue
+        acc = k0
+        g = f
+        last = f
+        while g >= 0:
+            c = conc[fr_field[g], cell]
+            if c > 0.0:
+                acc += fr_k[g] * c
+                last = g
+                if pick < acc:
+                    break
+            g = fr_next[g]
+        out_r[i] = last
+
+
+@nb.njit(**JIT)
+def own_channel_uniforms(seed_key, pids, step, out):
+    """A third uniform per reacting particle (which own channel), from the same stream."""
+    for q in range(pids.shape[0]):
+        hsh = counter_hash(particle_key(seed_key, pids[q]), step, STREAM_USER)
+        out[q] = u01(next_hash(next_hash(hsh)))

@@ -1,0 +1,678 @@
+"""The reaction pass of a :class:`~microsyn.simulation.Simulation`.
+
+Once a simulation has reactions, each time step is: every particle takes its Brownian step
+(the stepping kernel), then the reaction pass below, then (every few steps) the lattice fields
+take a diffusion and mass-action step. The pass, in this order:
+
+1. **Pairs** (both partners tracked). Each pair of particles closer than the binding radius
+   rho of a reaction reacts with probability p (:mod:`microsyn.reactions.binding` chooses rho
+   and p so that the simulated rate equals the rate constant at this dt). Candidate pairs come
+   from a hashed cell list (:mod:`microsyn._kernels.reactions`); proposals are accepted greedily
+   in the order of their random numbers, so each particle reacts at most once per step and the
+   result does not depend on the thread count.
+2. **First order.** A particle not consumed in 1 reacts by its own first-order reactions
+   (rate k [1/ms]) and by its reactions with lattice fields (rate k [1/(mM ms)] times the
+   field's concentration in the particle's voxel [mM]) with probability 1 - exp(-k_total dt):
+   the exact exponential waiting time, resolved to whole steps. Products born in this step
+   take no part in this step's pass.
+3. **Fields to particles.** Reactions whose reactants are all lattice fields and whose
+   products include particles happen per voxel, a Poisson number per field step with the
+   mass-action mean, each removing exactly one molecule's worth of each reactant field.
+
+Every event removes its particle reactants (state :data:`REACTED`) and one molecule's worth
+(:attr:`FieldSet.molecule_mM`) of each field reactant in the event's voxel, and adds its
+products: a particle product of A + B -> C at x_A w_A + x_B w_B with w_A = D_B / (D_A + D_B)
+(the diffusion-weighted point); of A + B -> C + D at the reactants' places; of C -> A + B at
+x_C -/+ (w_B, w_A) r with r uniform in the binding ball of the reverse reaction (so that
+unbinding obeys detailed balance); of A -> B at x_A; a field product as one molecule in the
+voxel. A product that would land outside the domain is placed again (up to 16 times), then at
+the reactant's place. Zeroth-order reactions are continuous sources (a Poisson number per step,
+uniform in their region). Counts of events per reaction are kept in
+:attr:`ReactionEngine.counts`.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..errors import ReactionError, TimeStepError, UnknownSpeciesError, refuse_large_dt
+from ..units import PARTICLES_PER_UM3_PER_MM, pair_rate_um3_per_ms
+
+#: particle state of a reactant consumed by a reaction (removed at the end of the step)
+REACTED = np.int16(32767)
+
+#: the largest probability per step of a first-order channel (k dt) before dt is refused
+MAX_STEP_PROBABILITY = 0.1
+
+#: buckets of the cell list per binned particle (rounded up to a power of 2)
+BUCKETS_PER_PARTICLE = 2
+
+
+class _Channel:
+    """One irreversible reaction as the engine runs it."""
+
+    def __init__(self, rx, index, kinds):
+        self.rx = rx
+        self.index = index
+        self.name = rx.name
+        self.reactants = tuple(rx.reactants)
+        self.products = tuple(rx.products)
+        self.rate = float(rx.rate)
+        self.kinds_in = tuple(kinds[s] for s in self.reactants)
+        self.kinds_out = tuple(kinds[s] for s in self.products)
+        n_part = self.kinds_in.count("particles")
+        order = len(self.reactants)
+        if order == 0:
+            self.kind = "zeroth"
+        elif order == 1:
+            self.kind = "own" if n_part == 1 else "from_field"
+        elif n_part == 2:
+            self.kind = "pair"
+        elif n_part == 1:
+            self.kind = "with_field"
+        else:
+            self.kind = "from_field"
+        if self.kind == "from_field" and all(k == "field" for k in self.kinds_out):
+            self.kind = "fields_only"
+        self.rho = 0.0  # binding radius (pair) or unbinding placement radius (own, 2 products)
+        self.p = 0.0
+
+
+class ZerothOrderSource:
+    """A zeroth-order reaction ``-> A`` as a continuous source: a Poisson number of new
+    particles per step with mean rate [mM/ms] * 602,214 * V [um^3] * dt, uniform in the region
+    (the domain where no region is given; it must be bounded)."""
+
+    def __init__(self, sim, channel, species):
+        from .. import rng as _rng
+
+        self.species = species
+        self.channel = channel
+        rx = channel.rx
+        self.region = getattr(rx, "region", None)
+        self._rng = _rng.stream(sim.seed, f"zeroth-order:{channel.name}")
+        self._place = _rng.stream(sim.seed, f"zeroth-order places:{channel.name}")
+        dom = sim.domain
+        shape = self.region if self.region is not None else dom
+        lo, hi = shape.bounds()
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ReactionError(
+                f"reaction {channel.name!r}: production needs a bounded region; give the reaction a "
+                f"region= shape (e.g. a Box) inside the domain")
+        self.lo, self.hi = np.asarray(lo, float), np.asarray(hi, float)
+        probe = _rng.stream(sim.seed, f"zeroth-order volume:{channel.name}").uniform(self.lo, self.hi, (400_000, 3))
+        ok = self._accept(sim, probe)
+        frac = float(ok.mean())
+        if frac == 0.0:
+            raise ReactionError(f"reaction {channel.name!r}: its region does not overlap the domain")
+        exact = self.region.volume() if self.region is not None else dom_volume(dom)
+        if frac == 1.0 and math.isfinite(exact):
+            self.volume = float(exact)
+        else:
+            self.volume = frac * float(np.prod(self.hi - self.lo))
+        self.mean_per_ms = channel.rate * PARTICLES_PER_UM3_PER_MM * self.volume
+        self._sim = sim
+
+    def _accept(self, sim, pts):
+        ok = sim.domain.contains(pts, species=self.species)
+        if self.region is not None:
+            ok &= self.region.contains(pts)
+        return ok
+
+    def births(self, sim, step0, nsteps):
+        counts = self._rng.poisson(self.mean_per_ms * sim.dt, size=nsteps)
+        self.channel_count = getattr(self, "channel_count", 0) + int(counts.sum())
+        sim.reactions.counts[self.channel.name] += int(counts.sum())
+        return counts
+
+    def positions(self, m):
+        out = np.empty((0, 3))
+        while out.shape[0] < m:
+            cand = self._place.uniform(self.lo, self.hi, size=(2 * (m - out.shape[0]) + 16, 3))
+            out = np.concatenate([out, cand[self._accept(self._sim, cand)]])
+        return out[:m]
+
+
+def dom_volume(domain) -> float:
+    """The exact volume [um^3] of a domain of one solid and no holes, else inf (unknown)."""
+    solids = getattr(domain, "solids", None)
+    holes = getattr(domain, "holes", ())
+    if solids is not None and len(solids) == 1 and not holes:
+        return float(solids[0].volume())
+    return math.inf
+
+
+class ReactionEngine:
+    """The reactions of one simulation and the per-step reaction pass (see the module docstring).
+
+    Made by :meth:`~microsyn.simulation.Simulation.add_reaction`; ``sim.reactions``.
+    """
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.reactions: list = []
+        #: events so far per (irreversible) reaction name
+        self.counts: dict[str, int] = {}
+        self._channels: list[_Channel] | None = None
+        self._tables = None
+        self._sources: list = []
+        self.timings = dict(pairs=0.0, first_order=0.0, products=0.0, fields=0.0)
+        self._field_clock = 0
+
+    # ------------------------------------------------------------------ specs
+    def add(self, reaction) -> None:
+        for r in self.reactions:
+            if r.name == reaction.name:
+                raise ReactionError(f"a reaction named {reaction.name!r} is already in this simulation; "
+                                    f"give the new one another name (name=...)")
+        self._kinds_of(reaction)  # unknown species fail now
+        reaction.check_charge(self.sim.valences())
+        self.reactions.append(reaction)
+        for part in reaction.irreversible():
+            self.counts.setdefault(part.name, 0)
+        self._channels = None
+
+    def _kinds_of(self, reaction) -> dict[str, str]:
+        sim = self.sim
+        kinds = {}
+        for s in set(reaction.reactants) | set(reaction.products):
+            if s in sim.species:
+                kinds[s] = "particles"
+            elif sim.fields is not None and s in sim.fields.names:
+                kinds[s] = "field"
+            else:
+                raise UnknownSpeciesError(
+                    f"reaction {reaction.name!r}: species {s!r} is not in this simulation; add it "
+                    f"first with sim.add_species({s!r}, ...) (kind='particles' or kind='field')")
+        return kinds
+
+    @property
+    def active(self) -> bool:
+        """True when the simulation needs the per-step pass."""
+        return bool(self.reactions)
+
+    # ------------------------------------------------------------------ compile
+    def invalidate(self) -> None:
+        """Forget the compiled tables (after dt, D, species or fields change)."""
+        self._channels = None
+        self._schedule = None
+
+    def compile(self) -> None:
+        """Classify the reactions, choose binding radii and probabilities, check dt."""
+        if self._channels is not None:
+            return
+        from .binding import binding_parameters, unbinding_probability
+
+        sim = self.sim
+        dt = sim.dt
+        chans: list[_Channel] = []
+        reverse_of: dict[int, int] = {}
+        for rx in self.reactions:
+            parts = rx.irreversible()
+            base = len(chans)
+            for part in parts:
+                chans.append(_Channel(part, len(chans), self._kinds_of(part)))
+            if len(parts) == 2:
+                reverse_of[base + 1] = base
+        for ch in chans:
+            if ch.kind == "pair":
+                a, b = ch.reactants
+                D = sim.D(a) + sim.D(b)
+                k_pair = pair_rate_um3_per_ms(ch.rate)
+                bp = binding_parameters(k_pair, D, dt, ch.rx.radius)
+                ch.rho, ch.p, ch.binding = bp.rho, bp.p, bp
+                ch.weights = (sim.D(b) / D, sim.D(a) / D)
+                self._check_radius(ch)
+        for rev, fwd in reverse_of.items():
+            f, r = chans[fwd], chans[rev]
+            if f.kind == "pair" and r.kind == "own" and len(r.products) == 2:
+                # the unbinding of a binding: its probability per step gives exactly K = kf / kb
+                p_off = unbinding_probability(f.binding.k_pair, r.rate, f.binding, dt)
+                r.rate = -math.log1p(-p_off) / dt if p_off < 1.0 else math.inf
+                r.rho = f.rho
+                r.weights = f.weights
+        for ch in chans:
+            if ch.kind == "own" and len(ch.products) == 2 and ch.rho == 0.0:
+                ch.rho = float(ch.rx.radius or 0.0)
+                a, b = ch.products
+                ka, kb = ch.kinds_out
+                Da = sim.D(a) if ka == "particles" else 0.0
+                Db = sim.D(b) if kb == "particles" else 0.0
+                ch.weights = (Db / (Da + Db), Da / (Da + Db)) if Da + Db > 0 else (0.5, 0.5)
+        self._channels = chans
+        self._check_dt()
+        self._build_tables()
+        self._install_sources()
+
+    def _check_radius(self, ch):
+        sim = self.sim
+        feature = sim.domain.smallest_feature()
+        if ch.rho > 0.25 * feature:
+            raise ReactionError(
+                f"reaction {ch.name!r}: its binding radius {ch.rho * 1e3:.3g} nm is more than a quarter "
+                f"of the geometry's smallest feature ({feature * 1e3:.3g} nm); use a shorter dt (the "
+                f"radius shrinks with it) or a lower rate")
+        lo, hi = sim.domain.bounds()
+        vol = float(np.prod(np.asarray(hi) - np.asarray(lo)))
+        for s in set(ch.reactants):
+            n = sim.count(s)
+            if n > 1 and math.isfinite(vol):
+                spacing = (vol / n) ** (1.0 / 3.0)
+                if ch.rho > 0.5 * spacing:
+                    warnings.warn(
+                        f"reaction {ch.name!r}: binding radius {ch.rho * 1e3:.3g} nm is more than half "
+                        f"the mean spacing of {s} ({spacing * 1e3:.3g} nm at {n} particles); pair "
+                        f"reactions then compete and the simulated rate falls below the given one. "
+                        f"Use a shorter dt", RuntimeWarning, stacklevel=4)
+
+    def _check_dt(self):
+        sim = self.sim
+        per_species: dict[str, float] = {}
+        for ch in self._channels:
+            if ch.kind == "own":
+                per_species[ch.reactants[0]] = per_species.get(ch.reactants[0], 0.0) + ch.rate
+            elif ch.kind == "with_field":
+                s = ch.reactants[0] if ch.kinds_in[0] == "particles" else ch.reactants[1]
+                f = ch.reactants[1] if s == ch.reactants[0] else ch.reactants[0]
+                cmax = float(np.max(sim.fields.concentration(f), initial=0.0))
+                per_species[s] = per_species.get(s, 0.0) + ch.rate * cmax
+        for s, k in per_species.items():
+            if k * sim.dt > MAX_STEP_PROBABILITY:
+                msg = (f"dt = {sim.dt:g} ms is too long for the first-order reactions of {s} (total rate "
+                       f"{k:.4g} /ms, so k dt = {k * sim.dt:.3g} > {MAX_STEP_PROBABILITY}); use dt <= "
+                       f"{MAX_STEP_PROBABILITY / k:.3g} ms")
+                refuse_large_dt(msg, sim.allow_large_dt, stacklevel=5)
+
+    def _build_tables(self):
+        sim = self.sim
+        ns = max(len(sim.species), 1)
+        chans = self._channels
+        pair = [c for c in chans if c.kind == "pair"]
+        pair_first = np.full(ns * ns, -1, np.int64)
+        rx_next = np.full(max(len(pair), 1), -1, np.int64)
+        rho2 = np.zeros(max(len(pair), 1))
+        p = np.zeros(max(len(pair), 1))
+        searcher = np.zeros(ns, np.uint8)
+        binned = np.zeros(ns, np.uint8)
+        for q, c in enumerate(pair):
+            a, b = (sim.species.index(s) for s in c.reactants)
+            if not (searcher[a] and binned[b]) and not (searcher[b] and binned[a]):
+                # the first reactant searches among the second, unless the roles exist already
+                if binned[a] and not binned[b]:
+                    a, b = b, a
+                searcher[a] = 1
+                binned[b] = 1
+            rho2[q] = c.rho * c.rho
+            p[q] = c.p
+        # one chain of reactions per unordered species pair, found from either order
+        for q in range(len(pair) - 1, -1, -1):
+            a, b = sorted(sim.species.index(s) for s in pair[q].reactants)
+            rx_next[q] = pair_first[a * ns + b]
+            pair_first[a * ns + b] = q
+        for a in range(ns):
+            for b in range(a + 1, ns):
+                pair_first[b * ns + a] = pair_first[a * ns + b]
+        own = [c for c in chans if c.kind == "own"]
+        k_own = np.zeros(ns)
+        own_by_species: dict[int, list[_Channel]] = {}
+        for c in own:
+            s = sim.species.index(c.reactants[0])
+            k_own[s] += c.rate
+            own_by_species.setdefault(s, []).append(c)
+        wf = [c for c in chans if c.kind == "with_field"]
+        fr_first = np.full(ns, -1, np.int64)
+        fr_next = np.full(max(len(wf), 1), -1, np.int64)
+        fr_field = np.zeros(max(len(wf), 1), np.int64)
+        fr_k = np.zeros(max(len(wf), 1))
+        for q in range(len(wf) - 1, -1, -1):
+            c = wf[q]
+            ip = 0 if c.kinds_in[0] == "particles" else 1
+            s = sim.species.index(c.reactants[ip])
+            c.particle_reactant = c.reactants[ip]
+            c.field_reactant = c.reactants[1 - ip]
+            fr_field[q] = sim.fields.index(c.field_reactant)
+            fr_k[q] = c.rate
+            fr_next[q] = fr_first[s]
+            fr_first[s] = q
+        rho_max = max((c.rho for c in pair), default=0.0)
+        self._tables = dict(pair=pair, pair_first=pair_first, rx_next=rx_next, rho2=rho2, p=p, searcher=searcher,
+                            binned=binned,
+                            rho_max=rho_max, own=own, own_by_species=own_by_species, k_own=k_own, wf=wf,
+                            fr_first=fr_first, fr_next=fr_next, fr_field=fr_field, fr_k=fr_k,
+                            from_field=[c for c in chans if c.kind == "from_field"])
+        for c in chans:
+            if c.kind == "fields_only":
+                sim.fields.add_reaction(c.rx)
+
+    def _install_sources(self):
+        sim = self.sim
+        for src in self._sources:
+            if src in sim._continuous_sources:
+                sim._continuous_sources.remove(src)
+        self._sources = []
+        for c in self._channels:
+            if c.kind != "zeroth":
+                continue
+            for s, k in zip(c.products, c.kinds_out):
+                if k != "particles":
+                    raise ReactionError(f"reaction {c.name!r}: production of a lattice field is not "
+                                        f"supported yet; set the field's concentration instead")
+            if len(c.products) != 1:
+                raise ReactionError(f"reaction {c.name!r}: a zeroth-order reaction makes one species")
+            src = ZerothOrderSource(sim, c, c.products[0])
+            sim._continuous_sources.append(src)
+            self._sources.append(src)
+
+    # ------------------------------------------------------------------ the pass
+    def after_step(self, step: int) -> int:
+        """The reaction pass after the Brownian step ``step`` (see the module docstring); returns
+        the number of particles it consumed (marked :data:`REACTED`)."""
+        import time as _time
+
+        self.compile()
+        sim = self.sim
+        ps = sim.particles
+        t = self._tables
+        n = ps.n
+        t0 = _time.perf_counter()
+        taken = np.zeros(n, np.uint8)
+        events = []  # (channel, i, j or -1, voxel or -1)
+        if t["pair"] and n:
+            pi, pj, pr = self._pairs(step, taken)
+            for q, c in enumerate(t["pair"]):
+                sel = pr == q
+                if sel.any():
+                    events.append((c, pi[sel], pj[sel], None))
+        t1 = _time.perf_counter()
+        self.timings["pairs"] += t1 - t0
+        if (t["own"] or t["wf"]) and n:
+            events += self._first_order(step, taken)
+        t2 = _time.perf_counter()
+        self.timings["first_order"] += t2 - t1
+        consumed = 0
+        if events:
+            consumed = self._apply(events)
+        t3 = _time.perf_counter()
+        self.timings["products"] += t3 - t2
+        if sim.fields is not None and sim.fields.names:
+            self._fields_tick(step)
+        self.timings["fields"] += _time.perf_counter() - t3
+        return consumed
+
+    def _pairs(self, step, taken):
+        from .._kernels import reactions as kr
+
+        sim = self.sim
+        ps = sim.particles
+        t = self._tables
+        n = ps.n
+        rho_max = t["rho_max"]
+        # cells: at least the binding radius, and about one binned particle per cell
+        lo, hi = sim.domain.bounds()
+        nb = int(np.count_nonzero(t["binned"][ps.species]))
+        h = rho_max
+        if nb and np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
+            h = max(rho_max, (float(np.prod(np.asarray(hi) - lo)) / nb) ** (1.0 / 3.0))
+        bits = max(4, int(math.ceil(math.log2(max(nb, 1) * BUCKETS_PER_PARTICLE))))
+        n_buckets = 1 << bits
+        keys = np.empty(n, np.int64)
+        kr.cell_keys(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], 1.0 / h, n_buckets - 1, keys)
+        start = np.empty(n_buckets + 1, np.int64)
+        m = max(nb, 1)
+        items = np.empty(m, np.int64)
+        sx, sy, sz = np.empty(m), np.empty(m), np.empty(m)
+        ssp = np.empty(m, ps.species.dtype)
+        kr.counting_sort(keys, ps.x, ps.y, ps.z, ps.species, n, n_buckets, start, items, sx, sy, sz, ssp)
+        block = 2048
+        nblocks = (n + block - 1) // block
+        cap = 16
+        while True:
+            out_i = np.empty(nblocks * cap, np.int64)
+            out_j = np.empty(nblocks * cap, np.int64)
+            out_r = np.empty(nblocks * cap, np.int64)
+            out_u = np.empty(nblocks * cap)
+            out_count = np.zeros(nblocks, np.int64)
+            kr.find_pairs(ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, n, t["searcher"], t["binned"], start,
+                          items, sx, sy, sz, ssp, 1.0 / h, n_buckets - 1, len(sim.species), t["pair_first"], t["rx_next"], t["rho2"], t["p"],
+                          rho_max, sim._seed_key, step, block, out_i, out_j, out_r, out_u, out_count)
+            if out_count.max(initial=0) <= cap:
+                break
+            cap = int(out_count.max()) * 2
+        sel = np.concatenate([np.arange(b * cap, b * cap + out_count[b]) for b in range(nblocks)]) \
+            if out_count.sum() else np.zeros(0, np.int64)
+        pi, pj, pr, pu = out_i[sel], out_j[sel], out_r[sel], out_u[sel]
+        if pi.size == 0:
+            return pi, pj, pr
+        # priority: the pair's uniform, ties broken by the particle ids (thread-count free)
+        order = np.lexsort((ps.pid[pj], ps.pid[pi], pu)).astype(np.int64)
+        accepted = np.zeros(pi.size, np.uint8)
+        kr.accept_proposals(order, pi, pj, taken, accepted)
+        keep = accepted.astype(bool)
+        return pi[keep], pj[keep], pr[keep]
+
+    def _first_order(self, step, taken):
+        from .._kernels import reactions as kr
+
+        sim = self.sim
+        ps = sim.particles
+        t = self._tables
+        n = ps.n
+        out_r = np.empty(n, np.int64)
+        out_c = np.empty(n, np.int64)
+        if sim.fields is not None:
+            f = sim.fields
+            conc = f.conc.reshape(len(f.names), -1) if t["wf"] else np.zeros((1, 1))
+            lat = f.lattice
+            lat_lo = np.asarray(lat.lo, float)
+            inv_vox = 1.0 / np.asarray(lat.spacing, float)
+            shape = np.asarray(lat.shape, np.int64)
+        else:
+            conc = np.zeros((1, 1))
+            lat_lo = np.zeros(3)
+            inv_vox = np.ones(3)
+            shape = np.ones(3, np.int64)
+        kr.first_order_draws(ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, taken, n, t["k_own"], t["fr_first"],
+                             t["fr_next"], t["fr_field"], t["fr_k"], conc, lat_lo, inv_vox, shape,
+                             sim._seed_key, step, sim.dt, out_r, out_c)
+        hit = np.flatnonzero(out_r != -1)
+        events = []
+        if hit.size == 0:
+            return events
+        r = out_r[hit]
+        own_hit = hit[r == -2]
+        if own_hit.size:
+            u = np.empty(own_hit.size)
+            kr.own_channel_uniforms(sim._seed_key, ps.pid[own_hit], step, u)
+            sp = ps.species[own_hit]
+            for s in np.unique(sp):
+                chans = t["own_by_species"][int(s)]
+                sel = sp == s
+                idx = own_hit[sel]
+                rates = np.array([c.rate for c in chans])
+                cum = np.cumsum(rates) / rates.sum()
+                pick = np.minimum(np.searchsorted(cum, u[sel], side="right"), len(chans) - 1)
+                for q, c in enumerate(chans):
+                    m = pick == q
+                    if m.any():
+                        events.append((c, idx[m], None, None))
+        for q, c in enumerate(t["wf"]):
+            m = r == q
+            if m.any():
+                events.append((c, hit[m], None, out_c[hit[m]]))
+        return events
+
+    # ------------------------------------------------------------------ products
+    def _rng(self):
+        from .. import rng as _rng
+
+        if getattr(self, "_place_rng", None) is None:
+            self._place_rng = _rng.stream(self.sim.seed, "reaction products")
+        return self._place_rng
+
+    def _apply(self, events):
+        sim = self.sim
+        ps = sim.particles
+        fields = sim.fields
+        births = []  # (species name, positions)
+        consumed = 0
+        for c, i, j, cell in events:
+            m = i.size
+            consumed += m * (2 if j is not None else 1)
+            self.counts[c.name] += m
+            xi = np.stack([ps.x[i], ps.y[i], ps.z[i]], axis=1)
+            ps.state[i] = REACTED
+            if j is not None:
+                swap = ps.species[i] != sim.species.index(c.reactants[0])  # i of the first reactant
+                if swap.any():
+                    i, j = np.where(swap, j, i), np.where(swap, i, j)
+                    xi = np.stack([ps.x[i], ps.y[i], ps.z[i]], axis=1)
+                xj = np.stack([ps.x[j], ps.y[j], ps.z[j]], axis=1)
+                ps.state[j] = REACTED
+            if cell is not None:  # the field reactant loses one molecule per event
+                fields.add_molecules(fields.index(c.field_reactant), cell, -np.ones(m))
+            parts = [(s, k) for s, k in zip(c.products, c.kinds_out)]
+            if c.kind == "pair" and len(parts) == 1:
+                wa, wb = c.weights
+                at = [wa * xi + wb * xj]
+                fb = [xi if wa >= wb else xj]
+            elif c.kind == "pair" and len(parts) == 2:
+                at, fb = [xi, xj], [xj, xi]
+            elif len(parts) == 2 and c.rho > 0.0:
+                r = self._ball(m, c.rho)
+                wa, wb = c.weights
+                at = [xi - wb * r, xi + wa * r]
+                fb = [xi, xi]
+            else:
+                at = [xi] * len(parts)
+                fb = [xi] * len(parts)
+            for q, (s, k) in enumerate(parts):
+                if k == "field":
+                    self._deposit(c, s, at[q])
+                else:
+                    births.append((s, self._inside(s, at[q], fb[q], c)))
+        for s, pos in births:
+            idx = sim.species.index(s)
+            ps.append(np.full(pos.shape[0], idx, np.int16), pos)
+        return consumed
+
+    # ------------------------------------------------------------------ fields
+    def field_schedule(self) -> tuple[int, int]:
+        """(particle steps per field step, field substeps per particle step): the field steps
+        every n particle steps with dt_f = n dt, or, when even one particle step is longer
+        than the stable limit, m substeps of dt / m per particle step."""
+        sim = self.sim
+        f = sim.fields
+        user = getattr(sim, "_field_dt", None)
+        if user is not None:
+            n = int(round(user / sim.dt))
+            if n * sim.dt > f.max_stable_dt():
+                raise TimeStepError(
+                    f"field dt = {user:g} ms is unstable for explicit diffusion on {f.lattice.spacing[0] * 1e3:.3g} nm "
+                    f"voxels (largest stable: {f.max_stable_dt():.3g} ms); use a shorter field dt, larger "
+                    f"voxels, or leave dt=None to choose it")
+            return n, 1
+        limit = 0.9 * f.max_stable_dt()
+        if sim.dt <= limit:
+            return max(1, int(limit // sim.dt)), 1
+        return 1, int(math.ceil(sim.dt / limit))
+
+    def _fields_tick(self, step):
+        sim = self.sim
+        f = sim.fields
+        if getattr(self, "_schedule", None) is None:
+            self._schedule = self.field_schedule()
+        n, m = self._schedule
+        self._field_clock += 1
+        if self._field_clock < n:
+            return
+        self._field_clock = 0
+        dt_f = n * sim.dt / m
+        for _ in range(m):
+            f.step(dt_f)
+            for c in self._tables["from_field"]:
+                self._field_births(c, dt_f)
+
+    def _field_births(self, c, dt_f):
+        """Reactions of fields only that make particles: a Poisson number per voxel."""
+        f = self.sim.fields
+        conc = [np.maximum(f.concentration(s).ravel(), 0.0) for s in c.reactants]
+        mean = c.rate * dt_f / f.molecule_mM * conc[0] * (conc[1] if len(conc) == 2 else 1.0)
+        # first order: k [1/ms] c [mM] dt / (mM per molecule); second: k [1/(mM ms)] cA cB dt / (mM per molecule)
+        cells = np.flatnonzero(mean > 0)
+        if cells.size == 0:
+            return
+        k = self._rng().poisson(mean[cells])
+        cells = np.repeat(cells, k)
+        if cells.size == 0:
+            return
+        self.counts[c.name] += cells.size
+        for s in c.reactants:
+            f.add_molecules(f.index(s), cells, -np.ones(cells.size))
+        for s, kind in zip(c.products, c.kinds_out):
+            if kind == "field":
+                f.add_molecules(f.index(s), cells, np.ones(cells.size))
+            else:
+                self._birth_in_voxels(c, s, cells)
+
+    def _birth_in_voxels(self, c, species, cells):
+        sim = self.sim
+        f = sim.fields
+        rng = self._rng()
+        pos = f.sample_in_voxels(cells, rng.uniform(size=(cells.size, 3)))
+        ok = sim.domain.contains(pos, species=species)
+        for _ in range(16):
+            if ok.all():
+                break
+            bad = np.flatnonzero(~ok)
+            pos[bad] = f.sample_in_voxels(cells[bad], rng.uniform(size=(bad.size, 3)))
+            ok[bad] = sim.domain.contains(pos[bad], species=species)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            pos[bad] = f.sample_in_voxels(cells[bad], np.full((bad.size, 3), 0.5))  # the live centre
+        sim.particles.append(np.full(cells.size, sim.species.index(species), np.int16), pos)
+
+    def _ball(self, m, rho):
+        rng = self._rng()
+        v = rng.normal(size=(m, 3))
+        v /= np.linalg.norm(v, axis=1)[:, None]
+        return v * (rho * rng.uniform(size=m) ** (1.0 / 3.0))[:, None]
+
+    def _inside(self, species, pos, fallback, c):
+        sim = self.sim
+        ok = sim.domain.contains(pos, species=species)
+        if ok.all():
+            return pos
+        pos = pos.copy()
+        bad = np.flatnonzero(~ok)
+        if c.rho > 0.0 and c.kind == "own":  # place the unbinding pair again
+            for _ in range(16):
+                r = self._ball(bad.size, c.rho)
+                wa, wb = c.weights
+                sign = -wb if species == c.products[0] else wa
+                cand = fallback[bad] + sign * r
+                good = sim.domain.contains(cand, species=species)
+                pos[bad[good]] = cand[good]
+                bad = bad[~good]
+                if bad.size == 0:
+                    return pos
+        pos[bad] = fallback[bad]
+        still = ~sim.domain.contains(pos[bad], species=species)
+        if still.any():
+            raise ReactionError(
+                f"reaction {c.name!r}: a product {species} would be placed outside its domain at "
+                f"{np.round(pos[bad][still][0], 6).tolist()} um; the product species must be allowed "
+                f"where its reactants are (check the boundary conditions per species)")
+        return pos
+
+    def _deposit(self, c, species, pos):
+        f = self.sim.fields
+        cells = f.voxel_index(pos[:, 0].copy(), pos[:, 1].copy(), pos[:, 2].copy())
+        if np.any(cells < 0):
+            bad = pos[cells < 0][0]
+            raise ReactionError(
+                f"reaction {c.name!r}: its field product {species} would be made at "
+                f"{np.round(bad, 6).tolist()} um, outside the field lattice; cover the whole domain "
+                f"with sim.use_field_lattice(...)")
+        f.add_molecules(f.index(species), cells, np.ones(cells.size))
