@@ -4,7 +4,8 @@ Base units everywhere: um, ms, mM, mV, pA, pF, nS (see :mod:`microsyn.units`).
 
 The top level holds the nouns: species, shapes and domains, the simulation, sources,
 recorders and the lattice; channel types and synapses; results files. The subsystems are
-namespaces: ``microsyn.membrane`` (the electrical model), ``microsyn.channels``,
+namespaces: ``microsyn.membrane`` (the electrical model), ``microsyn.reactions`` (reactions, buffers and
+lattice fields), ``microsyn.channels``,
 ``microsyn.gating``, ``microsyn.synapse``, and ``microsyn.render`` (imported on demand: it
 loads PyVista).
 """
@@ -25,17 +26,18 @@ from .recorders import At, Count, Every, HeightProfile, MeanSquaredDisplacement,
 from .simulation import Simulation
 from .sources import FluxSource, PointRelease, UniformFill
 from .species import STANDARD_SPECIES, Species, SpeciesTable, get_species
-from . import channels, gating, membrane, synapse, units  # noqa: E402  (subsystems as namespaces)
+from . import channels, gating, membrane, reactions, synapse, units  # noqa: E402  (subsystems as namespaces)
 from .channels import AMPA, GABA_A, GIRK, NMDA, ChannelType
 from .checkpoint import CheckpointError
+from .reactions import Reaction
 from .results import OutputPathError, ResultsFile, ResultsWriter
 from .synapse import Synapse, SynapticCoupling
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AMPA", "CheckpointError", "ChannelType", "OffGridTimeError", "OutputPathError", "GABA_A", "GIRK", "NMDA", "ResultsFile", "ResultsWriter", "Synapse",
-    "SynapticCoupling", "channels", "gating", "membrane", "synapse", "units",
+    "AMPA", "CheckpointError", "ChannelType", "OffGridTimeError", "OutputPathError", "GABA_A", "GIRK", "NMDA", "Reaction", "ResultsFile", "ResultsWriter", "Synapse",
+    "SynapticCoupling", "channels", "gating", "membrane", "reactions", "synapse", "units",
     "At", "Box", "Count", "Cylinder", "Domain", "DomainEscapeError", "Every", "FluxSource",
     "GeometryError", "HalfSpace", "HeightProfile", "Lattice", "MeanSquaredDisplacement", "Mesh",
     "MeshError", "MicrosynError", "ParameterError", "PointRelease", "RadialProfile",

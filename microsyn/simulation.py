@@ -235,9 +235,10 @@ class Simulation:
         return dict(self.reactions.counts)
 
     def set_D(self, species: str, D: float) -> None:
-        """Override the diffusion coefficient [um^2/ms] of a species."""
+        """Override the diffusion coefficient [um^2/ms] of a species; 0 makes it immobile (fixed
+        binding sites such as receptors or sensors: see :meth:`add_sites`)."""
         sp = self.species[species]
-        self._D[sp.name] = check_positive(f"D of {sp.name} [um^2/ms]", D)
+        self._D[sp.name] = check_positive(f"D of {sp.name} [um^2/ms]", D, allow_zero=True)
         self._compiled = None
         self.reactions.invalidate()
 
@@ -301,6 +302,26 @@ class Simulation:
         if source.species not in self.species:
             self.add_species(source.species)
         self._continuous_sources.append(source)
+
+    def add_sites(self, species, positions) -> None:
+        """Add fixed binding sites: immobile particles of ``species`` at ``positions`` (n, 3)
+        [um] (on a surface or in the volume; a point on a reflecting surface counts as inside).
+
+        A site's Markov state is its species: ligand binding is a pair reaction
+        (``"Glu + R0 -> R1"``, with the product at the site, since an immobile partner has all
+        the weight), unbinding and conformational changes are first-order reactions, so sites
+        sample the local concentration by real encounters. The species is added with D = 0 if
+        it is new; an existing species must already be immobile.
+        """
+        from .species import get_species
+
+        sp = get_species(species)
+        if sp.name not in self.species:
+            self.add_species(sp, D=0.0)
+        elif self.D(sp.name) != 0.0:
+            raise ParameterError(f"sites of {sp.name!r}: that species diffuses (D = {self.D(sp.name):g} "
+                                 f"um^2/ms); give sites their own species, or set its D to 0")
+        self.add_particles(sp.name, positions)
 
     def add_source(self, source):
         """Add a source (:class:`~microsyn.sources.PointRelease`, ``FluxSource``, ...)."""
@@ -542,7 +563,11 @@ class Simulation:
         for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
             self._diffuse(1, cg, check=False)
             t0 = _time.perf_counter()
-            consumed = self.reactions.after_step(self.step - 1)
+            prev = self._set_threads(self.particles.n)
+            try:
+                consumed = self.reactions.after_step(self.step - 1)
+            finally:
+                _numba().set_num_threads(prev)
             t1 = _time.perf_counter()
             self.timings["reactions"] = self.timings.get("reactions", 0.0) + t1 - t0
             if consumed:
@@ -552,6 +577,15 @@ class Simulation:
             t3 = _time.perf_counter()
             self.assert_no_escapes(cg)
             self.timings["escape_checks"] += _time.perf_counter() - t3
+
+    def _set_threads(self, n: int) -> int:
+        """Set Numba's thread count for a kernel over ``n`` particles (one thread below
+        PARALLEL_MIN_PARTICLES); returns the previous count, to restore."""
+        numba = _numba()
+        prev = numba.get_num_threads()
+        want = 1 if n < PARALLEL_MIN_PARTICLES else (self.threads or prev)
+        numba.set_num_threads(min(want, numba.config.NUMBA_NUM_THREADS))
+        return prev
 
     def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool):
         from ._kernels import brownian as kb
@@ -586,13 +620,7 @@ class Simulation:
         sigma, Ddt, margin = self._kernel_args(cg)
         block = BLOCK_SIZE
         counters = np.zeros(((ps.n + block - 1) // block, kb.N_COUNTERS), np.int64)
-        import numba
-
-        prev_threads = numba.get_num_threads()
-        want = self.threads or prev_threads
-        if ps.n < PARALLEL_MIN_PARTICLES:
-            want = 1
-        numba.set_num_threads(min(want, numba.config.NUMBA_NUM_THREADS))
+        prev_threads = self._set_threads(ps.n)
         key = (cg.digest, sigma.tobytes(), margin.tobytes())
         if ps.free_key != key:  # free radii from another geometry, step or margin: unknown
             ps.forget_free_radii()
@@ -606,7 +634,7 @@ class Simulation:
                 zx, zr = _rng.ziggurat_tables()
                 kb.step_exact(*common, zx, zr, *cg.kernel_args(), block, counters)
         finally:
-            numba.set_num_threads(prev_threads)
+            _numba().set_num_threads(prev_threads)
         t2 = _time.perf_counter()
         tm["kernel"] += t2 - t1
         self.stats["kernel_calls"] = self.stats.get("kernel_calls", 0) + 1
@@ -661,6 +689,12 @@ class Simulation:
         """Particles absorbed so far (at a surface, of a species)."""
         return sum(c for (s, sp), c in self.absorbed.items()
                    if (surface is None or s == surface) and (species is None or sp == species))
+
+
+def _numba():
+    import numba
+
+    return numba
 
 
 def _progress_wanted(progress) -> bool:

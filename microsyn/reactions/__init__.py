@@ -13,3 +13,8 @@ fields
 engine
     The reaction pass of :class:`~microsyn.simulation.Simulation`.
 """
+from .spec import RATE_UNITS, Reaction  # noqa: E402
+from .buffers import BUFFERS, CaBuffer, ca_buffer, excess_buffer_profile, length_constant  # noqa: E402
+
+__all__ = ["BUFFERS", "CaBuffer", "RATE_UNITS", "Reaction", "ca_buffer", "excess_buffer_profile",
+           "length_constant"]

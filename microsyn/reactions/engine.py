@@ -203,8 +203,6 @@ class ReactionEngine:
         """Classify the reactions, choose binding radii and probabilities, check dt."""
         if self._channels is not None:
             return
-        from .binding import binding_parameters, unbinding_probability
-
         sim = self.sim
         dt = sim.dt
         chans: list[_Channel] = []
@@ -218,6 +216,8 @@ class ReactionEngine:
                 reverse_of[base + 1] = base
         for ch in chans:
             if ch.kind == "pair":
+                from .binding import binding_parameters
+
                 a, b = ch.reactants
                 D = sim.D(a) + sim.D(b)
                 k_pair = pair_rate_um3_per_ms(ch.rate)
@@ -229,6 +229,8 @@ class ReactionEngine:
             f, r = chans[fwd], chans[rev]
             if f.kind == "pair" and r.kind == "own" and len(r.products) == 2:
                 # the unbinding of a binding: its probability per step gives exactly K = kf / kb
+                from .binding import unbinding_probability
+
                 p_off = unbinding_probability(f.binding.k_pair, r.rate, f.binding, dt)
                 r.rate = -math.log1p(-p_off) / dt if p_off < 1.0 else math.inf
                 r.rho = f.rho

@@ -1,0 +1,160 @@
+"""The reaction pass in a Simulation: mechanics, determinism, conservation and bad input.
+
+Physics against rate equations is in tests/validation/test_reaction_rates.py.
+"""
+import math
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+import microsyn as ms
+from microsyn.errors import ReactionError, TimeStepError, UnknownSpeciesError
+from microsyn.reactions.engine import REACTED
+
+
+def _sp(name, valence=0, D=0.1):
+    return ms.Species(name, valence, D, D)
+
+
+def _box(n_a=2000, n_b=2000, seed=3, dt=1e-5, size=0.5, **kw):
+    sim = ms.Simulation(ms.Box((0, 0, 0), (size, size, size), name="box"), dt=dt, seed=seed, **kw)
+    for n in "ABC":
+        sim.add_species(_sp(n))
+    rng = np.random.default_rng(seed)
+    sim.add_particles("A", rng.uniform(0, size, (n_a, 3)))
+    sim.add_particles("B", rng.uniform(0, size, (n_b, 3)))
+    return sim
+
+
+def test_first_order_decay_counts_and_products_at_the_reactant_place():
+    """A -> B: every event removes one A and adds one B at the A's position (the B are where
+    the A's were: no B anywhere else); counts match the particles."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-4, seed=5)
+    sim.add_species(_sp("A"), D=0.0)  # immobile: a product sits exactly where its reactant was
+    sim.add_species(_sp("B"), D=0.0)
+    pts = np.random.default_rng(0).uniform(0.1, 0.9, (500, 3))
+    sim.add_particles("A", pts)
+    sim.add_reaction(ms.Reaction("A -> B", rate=5.0))
+    sim.run(0.02)
+    n_b = sim.count("B")
+    assert sim.count("A") + n_b == 500
+    assert sim.reaction_counts["A -> B"] == n_b > 0
+    key = lambda p: {tuple(np.round(r, 12)) for r in p}  # noqa: E731
+    assert key(sim.positions("B")) | key(sim.positions("A")) == key(pts)
+
+
+def test_pair_reaction_results_do_not_depend_on_thread_count_or_on_how_a_run_is_cut():
+    """Same seed: 1 vs 2 threads and one run vs three pieces give identical particles and counts."""
+    def run(threads, pieces):
+        sim = _box(n_a=30000, n_b=30000, threads=threads, dt=1e-5)
+        sim.add_reaction(ms.Reaction("A + B <-> C", rate=200.0, reverse_rate=50.0))
+        for _ in range(pieces):
+            sim.run(3e-4 / pieces)
+        return sim.positions(), sim.particles.species.copy(), sim.reaction_counts
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    p1, s1, c1 = run(1, 1)
+    p2, s2, c2 = run(2, 3)
+    assert c1 == c2 and c1["A + B <-> C"] > 0 and c1["A + B <-> C (reverse)"] > 0
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(p1, p2)
+
+
+def test_each_particle_reacts_at_most_once_per_step_and_mass_is_conserved():
+    """A + B -> C with many pairs in range: #A + #C and #B + #C stay at their initial numbers,
+    and a step never consumes more A than there were."""
+    sim = _box(n_a=3000, n_b=3000, size=0.2, dt=1e-5)
+    sim.add_reaction(ms.Reaction("A + B -> C", rate=2000.0))
+    for _ in range(5):
+        sim.run(2e-5)
+        a, b, c = (sim.count(s) for s in "ABC")
+        assert a + c == 3000 and b + c == 3000
+    assert sim.reaction_counts["A + B -> C"] == sim.count("C") > 0
+    assert not np.any(sim.particles.state == REACTED)  # consumed reactants were removed
+
+
+def test_binding_product_at_the_diffusion_weighted_point_with_an_immobile_site():
+    """L + R -> LR with R immobile (D = 0): the complex sits exactly at the site."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (0.2, 0.2, 0.2)), dt=1e-6, seed=2)
+    sim.add_species(_sp("L", D=0.5))
+    sim.add_species(_sp("LR"), D=0.0)
+    site = np.array([[0.1, 0.1, 0.1]])
+    sim.add_sites(_sp("R"), site)
+    sim.add_particles("L", np.full((2000, 3), 0.1))
+    sim.add_reaction(ms.Reaction("L + R -> LR", rate=1e4))
+    sim.run(1e-4)
+    assert sim.count("LR") == 1 and sim.count("R") == 0
+    np.testing.assert_array_equal(sim.positions("LR"), site)
+
+
+def test_checkpoint_continues_a_reacting_run_bitwise(tmp_path):
+    sim = _box(n_a=3000, n_b=3000)
+    sim.add_reaction(ms.Reaction("A + B <-> C", rate=500.0, reverse_rate=100.0))
+    sim.add_reaction(ms.Reaction("C -> 0", rate=20.0))
+    sim.run(1e-4)
+    path = sim.save(tmp_path / "rx.ckpt")
+    again = ms.Simulation.load(path)
+    sim.run(1e-4)
+    again.run(1e-4)
+    assert sim.reaction_counts == again.reaction_counts
+    np.testing.assert_array_equal(sim.positions(), again.positions())
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_unknown_species_in_a_reaction_is_refused_with_the_fix():
+    sim = _box(10, 10)
+    with pytest.raises(UnknownSpeciesError, match="add_species"):
+        sim.add_reaction(ms.Reaction("A + X -> C", rate=1.0))
+
+
+def test_charge_not_conserved_is_refused():
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-5, species=["Ca2+"], seed=1)
+    sim.add_species(_sp("B", valence=-4))
+    sim.add_species(_sp("CaB", valence=-1))
+    with pytest.raises(ReactionError, match="charge|valence"):
+        sim.add_reaction(ms.Reaction("Ca2+ + B -> CaB", rate=1.0))
+
+
+def test_duplicate_reaction_name_is_refused():
+    sim = _box(10, 10)
+    sim.add_reaction(ms.Reaction("A -> B", rate=1.0))
+    with pytest.raises(ReactionError, match="already"):
+        sim.add_reaction(ms.Reaction("A -> B", rate=2.0))
+
+
+def test_time_step_too_long_for_a_first_order_reaction_says_how_short():
+    sim = _box(10, 10, dt=1e-3)
+    sim.add_reaction(ms.Reaction("A -> B", rate=500.0))
+    with pytest.raises(TimeStepError, match=r"dt <= 0\.0002"):
+        sim.run(1e-3)
+
+
+def test_time_step_too_long_can_be_allowed_with_a_warning():
+    sim = _box(10, 10, dt=1e-3, allow_large_dt=True)
+    sim.add_reaction(ms.Reaction("A -> B", rate=500.0))
+    with pytest.warns(UserWarning, match="dt <="):
+        sim.run(1e-3)
+
+
+def test_a_species_cannot_be_both_particles_and_a_field():
+    sim = _box(10, 10)
+    sim.use_field_lattice(voxel_size=0.05)
+    with pytest.raises(ms.ParameterError, match="particles"):
+        sim.add_species(_sp("A"), kind="field")
+    with pytest.raises(ms.ParameterError, match="kind"):
+        sim.add_species(_sp("Q"), kind="lattice")
+
+
+def test_a_field_species_needs_the_lattice_first():
+    sim = _box(10, 10)
+    with pytest.raises(ms.ParameterError, match="use_field_lattice"):
+        sim.add_species(_sp("F"), kind="field")
+
+
+def test_sites_of_a_diffusing_species_are_refused():
+    sim = _box(10, 10)
+    with pytest.raises(ms.ParameterError, match="diffuses"):
+        sim.add_sites("A", [[0.1, 0.1, 0.1]])
