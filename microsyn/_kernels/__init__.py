@@ -37,6 +37,6 @@ _dir = _cache_dir()
 if _dir is not None:
     numba.config.CACHE_DIR = _dir
 try:
-    from . import binning, boundaries, brownian, gather, geometry, geometry_batch, lzf, meshcheck, random, voxelize  # noqa: F401,E501
+    from . import binning, boundaries, brownian, fields, gather, geometry, geometry_batch, lzf, meshcheck, random, voxelize  # noqa: F401,E501
 finally:
     numba.config.CACHE_DIR = _previous

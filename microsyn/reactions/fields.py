@@ -1,0 +1,446 @@
+"""Lattice fields: species kept as concentrations [mM] on the voxels of one lattice.
+
+A :class:`FieldSet` holds every lattice field of a simulation on one
+:class:`~microsyn.lattice.Lattice`. Each field has a name, a diffusion coefficient D
+[um^2/ms], a concentration per voxel [mM] and a *live* mask: the voxels whose centres are
+inside the domain for that species (``domain.contains(centres, species=name)``, so per-species
+boundary conditions apply: a hole that ``"transmit"``\\ s a species is absent for it). Dead
+voxels hold zero and take no part in anything.
+
+Diffusion
+    Explicit (forward Euler in time, centred in space: FTCS) in flux form: each pair of
+    face-neighbouring live voxels exchanges ``D dt / h^2 * (c_q - c_p)`` per step, nothing is
+    exchanged with dead voxels or across the lattice edge (reflecting walls, zero flux). Every
+    exchange leaves one voxel exactly as it enters the other, so a field's total is conserved to
+    round-off. Stability and positivity need ``D dt (1/hx^2 + 1/hy^2 + 1/hz^2) <= 1/2``, i.e.
+    ``D dt / h^2 <= 1/6`` for cubic voxels (:meth:`FieldSet.max_stable_dt`). A smooth mode of
+    wavenumber k decays at the rate ``(4 D / h^2) sin^2(k h / 2)`` per unit time (relative
+    error ``(k h)^2 / 12`` against ``D k^2``) with an extra time-stepping error of about
+    ``D k^2 dt / 2`` in the rate.
+
+Mass action
+    Reactions whose species are all fields of the set (:meth:`FieldSet.add_reaction`) run in
+    every voxel live for all of their species. The event rate [mM/ms] of ``A + B -> ...`` is
+    ``k [A][B]``, of ``A + A -> ...`` it is ``k [A]^2 / 2`` (``k`` is the rate per pair of
+    molecules times 602,214, as for particles, so ``d[A]/dt = -k [A]^2``), of ``A -> ...`` it is
+    ``k [A]``; a reversible reaction subtracts the same for its products with ``reverse_rate``.
+    For one reaction in one voxel the rate of its extent xi [mM] is a polynomial of degree <= 2
+    in xi, which is integrated *exactly* over the step (:func:`microsyn._kernels.fields.reaction_extent`),
+    so first-order decay follows ``exp(-k t)`` to round-off and a reversible reaction relaxes to
+    its mass-action equilibrium (``[C] / ([A][B]) = kf / kb``) at any step length. The extent is
+    kept within the interval where no concentration becomes negative (a guard against
+    round-off only: the exact solution never leaves it), and every species changes by its
+    stoichiometry times the same extent, so mass is conserved to round-off and no
+    concentration is made negative. Several reactions are applied one after the other in the
+    order they were added (sequential operator splitting, first order in dt).
+
+Splitting
+    :meth:`FieldSet.step` is Lie splitting: the diffusion step, then the reactions over the
+    same dt. The splitting error is first order in dt, of relative size about
+    ``dt * (reaction rate) * (relative gradient change)``; it vanishes in a uniform field.
+
+Particles
+    The particle engine uses :meth:`FieldSet.voxel_index`, :meth:`FieldSet.add_molecules`
+    (one molecule is :attr:`FieldSet.molecule_mM` in one voxel) and
+    :meth:`FieldSet.sample_in_voxels`. Removing molecules can make a voxel's concentration
+    transiently negative (a particle takes a molecule from a voxel holding less than one);
+    that is kept, not clipped, so the total stays exact; rates use ``max(c, 0)`` and the
+    deficit is refilled by diffusion.
+
+Example
+-------
+>>> import microsyn as ms
+>>> from microsyn.reactions.fields import FieldSet
+>>> dom = ms.Domain(ms.Box((0, 0, 0), (1, 1, 1)))
+>>> fs = FieldSet(dom, ms.Lattice((0, 0, 0), (1, 1, 1), voxel_size=0.1))
+>>> fs.add("BAPTA", D=0.2, conc_mM=1.0)
+0
+>>> round(fs.max_stable_dt(), 6)   # h^2 / (6 D)
+0.008333
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import (
+    GeometryError,
+    ParameterError,
+    ReactionError,
+    TimeStepError,
+    UnknownSpeciesError,
+    check_count,
+    check_positive,
+)
+from ..lattice import Lattice
+from ..units import PARTICLES_PER_UM3_PER_MM
+
+#: fraction of the stability limit :meth:`FieldSet.suggest_substeps` uses
+STABILITY_SAFETY = 0.9
+
+
+def _neighbour_offsets(h) -> list[tuple[int, int, int]]:
+    """The 26 neighbour offsets, nearest first (by centre distance with spacing h), ties in
+    lexicographic order."""
+    offs = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
+    return sorted(offs, key=lambda o: ((o[0] * h[0]) ** 2 + (o[1] * h[1]) ** 2 + (o[2] * h[2]) ** 2, o))
+
+
+class FieldSet:
+    """All lattice fields of one simulation on one lattice (see the module docstring).
+
+    Parameters
+    ----------
+    domain : Domain or Shape
+        Where the species live; voxels whose centres are inside (per species) are live.
+    lattice : Lattice
+        The voxel grid [um] shared by all fields.
+
+    Attributes
+    ----------
+    conc : (n_fields, nx, ny, nz) float64
+        Concentrations [mM], zero in dead voxels (C-contiguous; replaced by a larger array when
+        a field is added, so views taken earlier no longer follow it).
+    live : (n_fields, nx, ny, nz) bool
+        Live voxels per field.
+    live_voxel : (n_fields, nx * ny * nz) int64
+        For each voxel (flat C-order index), the live voxel that stands for it for each field:
+        itself if live; for a dead voxel the nearest live one of its 26 neighbours (by centre
+        distance; ties to the lowest offset), or -1 if it has none. Particles inside the
+        domain but in a boundary voxel whose centre is outside use this voxel.
+    molecule_mM : float
+        Concentration [mM] of one molecule in one voxel: 1 / (602,214 * voxel volume [um^3]).
+    """
+
+    def __init__(self, domain, lattice: Lattice):
+        from ..geometry import as_domain
+
+        if not isinstance(lattice, Lattice):
+            raise ParameterError(f"lattice must be a microsyn.Lattice, got {type(lattice).__name__}")
+        self.domain = as_domain(domain)
+        self.lattice = lattice
+        self.shape = tuple(lattice.shape)
+        self.n_voxels = int(np.prod(self.shape))
+        self.spacing = np.asarray(lattice.spacing, float)
+        self.molecule_mM = 1.0 / (PARTICLES_PER_UM3_PER_MM * lattice.voxel_volume_um3)
+        self._names: list[str] = []
+        self._D: list[float] = []
+        self.conc = np.zeros((0,) + self.shape)
+        self.live = np.zeros((0,) + self.shape, bool)
+        self.live_voxel = np.zeros((0, self.n_voxels), np.int64)
+        self.reactions: list = []
+        self._rx_tables = None
+        #: field steps taken so far
+        self.steps = 0
+        #: field time simulated so far [ms]
+        self.time = 0.0
+
+    # ------------------------------------------------------------------ fields
+    @property
+    def names(self) -> list[str]:
+        """Field names, in index order."""
+        return list(self._names)
+
+    @property
+    def D(self) -> np.ndarray:
+        """Diffusion coefficients [um^2/ms] in index order."""
+        return np.array(self._D, float)
+
+    def index(self, name: str) -> int:
+        """Index of a field; UnknownSpeciesError if there is none of that name."""
+        try:
+            return self._names.index(name)
+        except ValueError:
+            raise UnknownSpeciesError(f"no lattice field named {name!r}; fields: {self._names}") from None
+
+    def centres(self) -> np.ndarray:
+        """Voxel centres (nx * ny * nz, 3) [um] in flat C order."""
+        cx, cy, cz = (self.lattice.centers(a) for a in range(3))
+        g = np.meshgrid(cx, cy, cz, indexing="ij")
+        return np.stack([a.ravel() for a in g], axis=1)
+
+    def add(self, name: str, D: float, conc_mM: float = 0.0, region=None) -> int:
+        """Add a field; returns its index.
+
+        Parameters
+        ----------
+        name : str
+            Species name (per-species boundary conditions of the domain apply to its live mask).
+        D : float
+            Diffusion coefficient [um^2/ms] (0: immobile).
+        conc_mM : float
+            Initial concentration [mM] in its live voxels (within ``region`` if given).
+        region : Shape or Domain, optional
+            Where to put the initial concentration (voxel centres inside it).
+        """
+        if not isinstance(name, str) or not name or name != name.strip() or any(ch.isspace() for ch in name):
+            raise ParameterError(f"a field name must be a non-empty string without whitespace, got {name!r}")
+        if name in self._names:
+            raise ParameterError(f"a lattice field named {name!r} already exists; give each field its own name")
+        D = check_positive(f"D of field {name!r} [um^2/ms]", D, allow_zero=True)
+        live = self.domain.contains(self.centres(), species=name).reshape(self.shape)
+        if not live.any():
+            raise GeometryError(
+                f"no voxel centre of the lattice (lo={self.lattice.lo.tolist()}, hi={self.lattice.hi.tolist()} um, "
+                f"voxel {self.spacing.tolist()} um) is inside the domain for {name!r}; cover the domain "
+                f"with the lattice or use smaller voxels")
+        self.conc = np.ascontiguousarray(np.concatenate([self.conc, np.zeros((1,) + self.shape)]))
+        self.live = np.ascontiguousarray(np.concatenate([self.live, live[None]]))
+        self.live_voxel = np.ascontiguousarray(np.concatenate([self.live_voxel, self._redirect(live)[None]]))
+        self._names.append(name)
+        self._D.append(D)
+        self._rx_tables = None
+        if conc_mM != 0.0 or region is not None:
+            self.set_concentration(name, conc_mM, region)
+        return len(self._names) - 1
+
+    def _redirect(self, live: np.ndarray) -> np.ndarray:
+        nx, ny, nz = self.shape
+        flat = np.arange(self.n_voxels, dtype=np.int64).reshape(self.shape)
+        out = np.where(live, flat, -1)
+        pad_live = np.zeros((nx + 2, ny + 2, nz + 2), bool)
+        pad_live[1:-1, 1:-1, 1:-1] = live
+        pad_idx = np.full((nx + 2, ny + 2, nz + 2), -1, np.int64)
+        pad_idx[1:-1, 1:-1, 1:-1] = flat
+        for a, b, c in _neighbour_offsets(self.spacing):
+            todo = out < 0
+            if not todo.any():
+                break
+            nl = pad_live[1 + a:1 + a + nx, 1 + b:1 + b + ny, 1 + c:1 + c + nz]
+            ni = pad_idx[1 + a:1 + a + nx, 1 + b:1 + b + ny, 1 + c:1 + c + nz]
+            take = todo & nl
+            out[take] = ni[take]
+        return out.ravel()
+
+    def concentration(self, name: str) -> np.ndarray:
+        """The concentration [mM] of a field: a (nx, ny, nz) view of :attr:`conc`."""
+        return self.conc[self.index(name)]
+
+    def set_concentration(self, name: str, conc_mM, region=None) -> None:
+        """Set a field's concentration [mM] in its live voxels, or only in those whose centres
+        are inside ``region`` (a Shape or Domain); other voxels keep their value.
+
+        ``conc_mM`` is a number >= 0 or an array of the lattice's shape (values >= 0; only its
+        values at the chosen voxels are used).
+        """
+        f = self.index(name)
+        if np.ndim(conc_mM) == 0:
+            value = check_positive(f"concentration of {name!r} [mM]", conc_mM, allow_zero=True)
+        else:
+            value = np.asarray(conc_mM, dtype=float)
+            if value.shape != self.shape:
+                raise ParameterError(f"concentration array of {name!r} has shape {value.shape}; "
+                                     f"the lattice is {self.shape}")
+            if not np.all(np.isfinite(value)) or np.any(value < 0):
+                raise ParameterError(f"concentrations of {name!r} must be finite and >= 0 [mM]")
+        mask = self.live[f].copy()
+        if region is not None:
+            if not hasattr(region, "contains"):
+                raise ParameterError(f"region must be a microsyn Shape or Domain, got {type(region).__name__}")
+            mask &= np.asarray(region.contains(self.centres()), bool).reshape(self.shape)
+        if np.ndim(value) == 0:
+            self.conc[f][mask] = value
+        else:
+            self.conc[f][mask] = value[mask]
+
+    def total_molecules(self, name: str) -> float:
+        """Number of molecules of a field in the lattice (sum of concentrations / molecule_mM)."""
+        f = self.index(name)
+        return float(np.sum(self.conc[f], where=self.live[f]) / self.molecule_mM)
+
+    # ------------------------------------------------------------------ reactions
+    def add_reaction(self, reaction) -> None:
+        """Add a mass-action reaction among fields (see the module docstring).
+
+        ``reaction`` needs ``.reactants`` and ``.products`` (tuples of 0-2 field names),
+        ``.rate`` (forward: [mM/ms], [1/ms] or [1/(mM ms)] by order), ``.reverse_rate`` (units
+        of the products' order, or None) and ``.name``; e.g. a
+        :class:`microsyn.reactions.spec.Reaction`. A zeroth-order reaction with a ``region``
+        is not supported here (ReactionError).
+        """
+        try:
+            reactants = tuple(reaction.reactants)
+            products = tuple(reaction.products)
+            rate = reaction.rate
+            reverse = getattr(reaction, "reverse_rate", None)
+            rname = getattr(reaction, "name", None) or f"{' + '.join(reactants)} -> {' + '.join(products)}"
+        except (AttributeError, TypeError):
+            raise ReactionError(f"a field reaction needs .reactants, .products, .rate, .reverse_rate and .name; "
+                                f"got {reaction!r}") from None
+        if len(reactants) > 2 or len(products) > 2:
+            raise ReactionError(f"reaction {rname!r}: at most 2 reactants and 2 products, got "
+                                f"{len(reactants)} and {len(products)}")
+        if not reactants and not products:
+            raise ReactionError(f"reaction {rname!r} has no species")
+        for s in reactants + products:
+            if s not in self._names:
+                raise UnknownSpeciesError(
+                    f"reaction {rname!r}: {s!r} is not a lattice field of this set (fields: {self._names}); "
+                    f"add it with add({s!r}, D) first, or let the particle engine run this reaction")
+        if not reactants and getattr(reaction, "region", None) is not None:
+            raise ReactionError(f"reaction {rname!r}: zeroth-order production in a region is not done by "
+                                f"FieldSet; set the field's concentration or drop the region")
+        kf = _check_rate(rname, "rate", rate, len(reactants))
+        kb = 0.0 if reverse is None else _check_rate(rname, "reverse_rate", reverse, len(products))
+        self.reactions.append((rname, reactants, products, kf, kb))
+        self._rx_tables = None
+
+    def _tables(self):
+        if self._rx_tables is None:
+            n = len(self.reactions)
+            r_in = np.full((max(n, 1), 2), -1, np.int64)
+            r_out = np.full((max(n, 1), 2), -1, np.int64)
+            kf = np.zeros(max(n, 1))
+            kb = np.zeros(max(n, 1))
+            for r, (_, ins, outs, f, b) in enumerate(self.reactions):
+                for q, s in enumerate(ins):
+                    r_in[r, q] = self._names.index(s)
+                for q, s in enumerate(outs):
+                    r_out[r, q] = self._names.index(s)
+                kf[r] = f
+                kb[r] = b
+            self._rx_tables = (r_in[:n], r_out[:n], kf[:n], kb[:n])
+        return self._rx_tables
+
+    # ------------------------------------------------------------------ time stepping
+    def _inv_h2(self) -> float:
+        return float(np.sum(1.0 / self.spacing ** 2))
+
+    def max_stable_dt(self) -> float:
+        """The longest stable field step [ms]: 1 / (2 D_max (1/hx^2 + 1/hy^2 + 1/hz^2))
+        (h^2 / (6 D) for cubic voxels); inf if no field diffuses."""
+        dmax = max(self._D, default=0.0)
+        if dmax == 0.0:
+            return math.inf
+        return 1.0 / (2.0 * dmax * self._inv_h2())
+
+    def _check_dt(self, dt) -> float:
+        dt = check_positive("field time step dt [ms]", dt)
+        limit = self.max_stable_dt()
+        if dt > limit:
+            f = int(np.argmax(self._D))
+            D = self._D[f]
+            h_min = math.sqrt(6.0 * D * dt)
+            raise TimeStepError(
+                f"field time step dt={dt:.6g} ms is unstable for field {self._names[f]!r} "
+                f"(D={D:.6g} um^2/ms, voxel {np.round(self.spacing, 9).tolist()} um): explicit diffusion needs "
+                f"D dt (1/hx^2 + 1/hy^2 + 1/hz^2) <= 1/2 (D dt / h^2 <= 1/6 for cubic voxels); use "
+                f"dt <= {limit:.6g} ms, or cubic voxels of at least {h_min:.6g} um")
+        return dt
+
+    def suggest_substeps(self, dt_particle: float) -> int:
+        """How many particle steps one field step may span: the largest n with
+        n * dt_particle <= 0.9 * :meth:`max_stable_dt` (10 % margin below the stability limit,
+        where FTCS damps the shortest mode to zero). The reactions need no limit (they are
+        integrated exactly per voxel); the splitting error grows with dt * rate, so a caller
+        wanting accuracy for fast reactions may choose fewer. Raises TimeStepError if even one
+        particle step is too long.
+        """
+        dtp = check_positive("particle time step dt [ms]", dt_particle)
+        limit = STABILITY_SAFETY * self.max_stable_dt()
+        if math.isinf(limit):
+            raise TimeStepError("no field diffuses, so any field step is stable; choose the field step "
+                                "from the reactions instead")
+        n = int(math.floor(limit / dtp * (1.0 + 1e-12)))
+        if n < 1:
+            self._check_dt(dtp)  # raises if unstable at all
+            raise TimeStepError(
+                f"the particle step {dtp:.6g} ms is above {STABILITY_SAFETY} of the field stability limit "
+                f"{self.max_stable_dt():.6g} ms; use a particle step <= {limit:.6g} ms or larger voxels")
+        return n
+
+    def step(self, dt: float) -> None:
+        """Advance all fields by ``dt`` [ms]: diffusion, then the reactions (Lie splitting).
+        TimeStepError if ``dt`` exceeds :meth:`max_stable_dt`."""
+        from .._kernels import fields as kf
+
+        dt = self._check_dt(dt)
+        if not self._names:
+            return
+        live8 = self.live.view(np.uint8)
+        if max(self._D) > 0.0:
+            coef = np.ascontiguousarray(self.D[:, None] * dt / self.spacing[None, :] ** 2)
+            out = np.empty_like(self.conc)
+            kf.diffuse_step(self.conc, live8, coef, out)
+            np.copyto(self.conc, out)
+        if self.reactions:
+            r_in, r_out, k_f, k_b = self._tables()
+            kf.mass_action_step(self.conc, live8, r_in, r_out, k_f, k_b, dt)
+        self.steps += 1
+        self.time += dt
+
+    # ------------------------------------------------------------------ particle hooks
+    def voxel_index(self, x, y, z, field=None) -> np.ndarray:
+        """Flat voxel index (int64, C order over the lattice) of each point [um]; -1 outside
+        the lattice (or not finite). With ``field`` (name or index), a dead voxel of that field
+        is replaced by :attr:`live_voxel` (-1 if it has no live neighbour)."""
+        from .._kernels import fields as kf
+
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        if not (x.shape == y.shape == z.shape) or x.ndim != 1:
+            raise ParameterError(f"x, y, z must be 1-D arrays of one length, got shapes {x.shape}, {y.shape}, {z.shape}")
+        out = np.empty(x.shape[0], np.int64)
+        kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), self.spacing,
+                       np.asarray(self.shape, np.int64), out)
+        if field is not None:
+            f = field if isinstance(field, (int, np.integer)) else self.index(field)
+            ok = out >= 0
+            out[ok] = self.live_voxel[f][out[ok]]
+        return out
+
+    def add_molecules(self, field_index: int, flat_indices, counts) -> None:
+        """Add ``counts`` molecules (negative: remove) to voxels, as ``np.add.at``: each entry
+        adds ``counts * molecule_mM`` [mM]. A dead voxel of the field is replaced by its
+        :attr:`live_voxel` so nothing is lost. A concentration may become negative (see the
+        module docstring)."""
+        f = check_count("field index", field_index)
+        if f >= len(self._names):
+            raise UnknownSpeciesError(f"field index {f} out of range; there are {len(self._names)} fields")
+        idx = np.asarray(flat_indices)
+        cnt = np.asarray(counts, dtype=float)
+        if idx.ndim != 1 or cnt.shape != idx.shape:
+            raise ParameterError(f"flat_indices and counts must be 1-D of one length, got {idx.shape}, {cnt.shape}")
+        if idx.size == 0:
+            return
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise ParameterError(f"flat_indices must be integers, got dtype {idx.dtype}")
+        if idx.min() < 0 or idx.max() >= self.n_voxels:
+            raise GeometryError(f"voxel index out of range 0..{self.n_voxels - 1} (got {idx.min()}..{idx.max()}); "
+                                f"the point lies outside the field lattice: cover the domain with it")
+        if not np.all(np.isfinite(cnt)):
+            raise ParameterError("counts must be finite numbers of molecules")
+        target = self.live_voxel[f][idx]
+        if np.any(target < 0):
+            bad = int(idx[target < 0][0])
+            raise GeometryError(f"voxel {np.unravel_index(bad, self.shape)} and its neighbours are all outside "
+                                f"the domain for field {self._names[f]!r}; a molecule cannot be put there")
+        np.add.at(self.conc[f].reshape(-1), target, cnt * self.molecule_mM)
+
+    def sample_in_voxels(self, flat_indices, rng_uniforms) -> np.ndarray:
+        """Positions (n, 3) [um] uniform in the given voxels: ``lo + (ijk + u) * h`` with
+        ``rng_uniforms`` (n, 3) in [0, 1). In a boundary voxel a point can lie outside the
+        domain; the caller checks ``domain.contains`` and draws again where needed."""
+        idx = np.asarray(flat_indices)
+        u = np.asarray(rng_uniforms, dtype=float)
+        if idx.ndim != 1 or u.shape != (idx.size, 3):
+            raise ParameterError(f"need flat_indices (n,) and rng_uniforms (n, 3), got {idx.shape} and {u.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_voxels):
+            raise GeometryError(f"voxel index out of range 0..{self.n_voxels - 1}")
+        if np.any(u < 0) or np.any(u >= 1):
+            raise ParameterError("rng_uniforms must lie in [0, 1)")
+        ijk = np.stack(np.unravel_index(idx, self.shape), axis=1).astype(float)
+        return np.asarray(self.lattice.lo, float)[None, :] + (ijk + u) * self.spacing[None, :]
+
+
+def _check_rate(rname: str, what: str, value, order: int) -> float:
+    units = {0: "mM/ms", 1: "1/ms", 2: "1/(mM ms)"}[order]
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0.0):
+        raise ReactionError(f"{what} of reaction {rname!r} must be a finite number > 0 [{units}], got {value!r}")
+    return v
