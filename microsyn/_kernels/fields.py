@@ -203,11 +203,12 @@ def mass_action_step(conc, live, r_in, r_out, kf, kb, dt):
 
 
 @nb.njit(**JIT_PARALLEL)
-def voxel_index(x, y, z, lo, h, shape, out):
-    """Flat (C-order) voxel index of each point, -1 outside the lattice.
+def voxel_index(x, y, z, lo, hi, h, shape, out):
+    """Flat (C-order) voxel index of each point, -1 outside the lattice [lo, hi] or not finite.
 
-    Voxel (i, j, k) covers lo + h * [i, i+1) x [j, j+1) x [k, k+1) [um]; a point exactly on the
-    upper face of the lattice falls into the last voxel (as :func:`binning.bin_counts`).
+    Voxel (i, j, k) covers lo + h * [i, i+1) x [j, j+1) x [k, k+1) [um] (index floor((x - lo) / h));
+    a point on the upper face of the lattice (x == hi, even where (hi - lo) / h rounds above n)
+    falls into the last voxel.
     """
     nx = shape[0]
     ny = shape[1]
@@ -222,11 +223,11 @@ def voxel_index(x, y, z, lo, h, shape, out):
         i = np.int64(math.floor(fi))
         j = np.int64(math.floor(fj))
         k = np.int64(math.floor(fk))
-        if i == nx and fi == nx:
+        if i >= nx and x[p] <= hi[0]:
             i = nx - 1
-        if j == ny and fj == ny:
+        if j >= ny and y[p] <= hi[1]:
             j = ny - 1
-        if k == nz and fk == nz:
+        if k >= nz and z[p] <= hi[2]:
             k = nz - 1
         if i < 0 or j < 0 or k < 0 or i >= nx or j >= ny or k >= nz:
             out[p] = -1

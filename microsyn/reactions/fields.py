@@ -372,8 +372,9 @@ class FieldSet:
 
     # ------------------------------------------------------------------ particle hooks
     def voxel_index(self, x, y, z, field=None) -> np.ndarray:
-        """Flat voxel index (int64, C order over the lattice) of each point [um]; -1 outside
-        the lattice (or not finite). With ``field`` (name or index), a dead voxel of that field
+        """Flat voxel index (int64, C order over the lattice) of each point [um]:
+        floor((x - lo) / h) per axis, a point on the lattice's upper face in the last voxel; -1
+        outside the lattice (or not finite). With ``field`` (name or index), a dead voxel of that field
         is replaced by :attr:`live_voxel` (-1 if it has no live neighbour)."""
         from .._kernels import fields as kf
 
@@ -383,7 +384,7 @@ class FieldSet:
         if not (x.shape == y.shape == z.shape) or x.ndim != 1:
             raise ParameterError(f"x, y, z must be 1-D arrays of one length, got shapes {x.shape}, {y.shape}, {z.shape}")
         out = np.empty(x.shape[0], np.int64)
-        kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), self.spacing,
+        kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), np.asarray(self.lattice.hi, float), self.spacing,
                        np.asarray(self.shape, np.int64), out)
         if field is not None:
             f = field if isinstance(field, (int, np.integer)) else self.index(field)
