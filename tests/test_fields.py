@@ -406,13 +406,15 @@ def test_add_molecules_is_add_at_and_redirects_dead_voxels():
     fs = sphere_set(A=(0.1, 0.0))
     assert fs.molecule_mM == pytest.approx(1 / (PARTICLES_PER_UM3_PER_MM * 0.1 ** 3), rel=1e-12)
     live_flat = np.flatnonzero(fs.live[0].ravel())
-    dead_flat = np.flatnonzero(~fs.live[0].ravel() & (fs.live_voxel[0] >= 0))
+    dead_flat = np.flatnonzero(~fs.live[0].ravel() & (fs.live_voxel[0] >= 0)
+                               & ~np.isin(fs.live_voxel[0], live_flat[[0, 5]]))
     idx = np.array([live_flat[0], live_flat[0], live_flat[5], dead_flat[0]])
     fs.add_molecules(0, idx, np.array([2.0, 3.0, -1.0, 4.0]))
     c = fs.conc[0].ravel()
     assert c[live_flat[0]] == pytest.approx(5 * fs.molecule_mM, rel=1e-14)
     assert c[live_flat[5]] == pytest.approx(-fs.molecule_mM, rel=1e-14)  # negative kept, not clipped
     assert c[dead_flat[0]] == 0.0 and fs.live[0].ravel()[fs.live_voxel[0][dead_flat[0]]]
+    assert c[fs.live_voxel[0][dead_flat[0]]] == pytest.approx(4 * fs.molecule_mM, rel=1e-14)
     assert fs.total_molecules("A") == pytest.approx(8.0, rel=1e-12)
     far_dead = np.flatnonzero(fs.live_voxel[0] < 0)
     with pytest.raises(GeometryError):
