@@ -129,8 +129,10 @@ class FieldSet:
         self.conc = np.zeros((0,) + self.shape)
         self.live = np.zeros((0,) + self.shape, bool)
         self.live_voxel = np.zeros((0, self.n_voxels), np.int64)
-        self.reactions: list = []
+        #: the field reactions, in the order they run: :class:`FieldReaction`
+        self.reactions: list[FieldReaction] = []
         self._rx_tables = None
+        self._scratch = None
         #: field steps taken so far
         self.steps = 0
         #: field time simulated so far [ms]
@@ -169,8 +171,9 @@ class FieldSet:
             Species name (per-species boundary conditions of the domain apply to its live mask).
         D : float
             Diffusion coefficient [um^2/ms] (0: immobile).
-        conc_mM : float
-            Initial concentration [mM] in its live voxels (within ``region`` if given).
+        conc_mM : float or array
+            Initial concentration [mM] in its live voxels (within ``region`` if given), as
+            :meth:`set_concentration`; on bad values the field is not added.
         region : Shape or Domain, optional
             Where to put the initial concentration (voxel centres inside it).
         """
@@ -191,9 +194,20 @@ class FieldSet:
         self._names.append(name)
         self._D.append(D)
         self._rx_tables = None
-        if conc_mM != 0.0 or region is not None:
-            self.set_concentration(name, conc_mM, region)
+        if region is not None or np.ndim(conc_mM) > 0 or conc_mM != 0.0:
+            try:
+                self.set_concentration(name, conc_mM, region)
+            except ParameterError:
+                self._drop_last()
+                raise
         return len(self._names) - 1
+
+    def _drop_last(self) -> None:
+        self._names.pop()
+        self._D.pop()
+        self.conc = np.ascontiguousarray(self.conc[:-1])
+        self.live = np.ascontiguousarray(self.live[:-1])
+        self.live_voxel = np.ascontiguousarray(self.live_voxel[:-1])
 
     def _redirect(self, live: np.ndarray) -> np.ndarray:
         nx, ny, nz = self.shape
@@ -257,7 +271,10 @@ class FieldSet:
         ``.rate`` (forward: [mM/ms], [1/ms] or [1/(mM ms)] by order), ``.reverse_rate`` (units
         of the products' order, or None) and ``.name``; e.g. a
         :class:`microsyn.reactions.spec.Reaction`. A zeroth-order reaction with a ``region``
-        is not supported here (ReactionError).
+        is not supported here (ReactionError). An irreversible reaction that is the exact
+        reverse of an irreversible one already added (e.g. the two halves of
+        ``Reaction.irreversible()``) is merged into it as its reverse rate, so the pair is
+        integrated together; pass reversible reactions whole or in halves alike.
         """
         try:
             reactants = tuple(reaction.reactants)
@@ -266,8 +283,8 @@ class FieldSet:
             reverse = getattr(reaction, "reverse_rate", None)
             rname = getattr(reaction, "name", None) or f"{' + '.join(reactants)} -> {' + '.join(products)}"
         except (AttributeError, TypeError):
-            raise ReactionError(f"a field reaction needs .reactants, .products, .rate, .reverse_rate and .name; "
-                                f"got {reaction!r}") from None
+            raise ReactionError(f"a field reaction needs .reactants, .products, .rate, .reverse_rate and "
+                                f".name; got {reaction!r}") from None
         if len(reactants) > 2 or len(products) > 2:
             raise ReactionError(f"reaction {rname!r}: at most 2 reactants and 2 products, got "
                                 f"{len(reactants)} and {len(products)}")
@@ -283,8 +300,24 @@ class FieldSet:
                                 f"FieldSet; set the field's concentration or drop the region")
         kf = _check_rate(rname, "rate", rate, len(reactants))
         kb = 0.0 if reverse is None else _check_rate(rname, "reverse_rate", reverse, len(products))
-        self.reactions.append((rname, reactants, products, kf, kb))
+        if reverse is None:
+            for e in self.reactions:  # the other half of a reversible pair given as two reactions
+                if e.reverse_rate == 0.0 and sorted(e.reactants) == sorted(products) \
+                        and sorted(e.products) == sorted(reactants):
+                    e.reverse_rate = kf
+                    e.reverse_name = rname
+                    self._rx_tables = None
+                    return
+        self.reactions.append(FieldReaction(rname, reactants, products, kf, kb,
+                                            None if reverse is None else f"{rname} (reverse)"))
         self._rx_tables = None
+
+    @property
+    def net_events(self) -> dict[str, float]:
+        """Net number of events (molecules' worth: extent / molecule_mM, summed over voxels) of
+        each field reaction so far, forward minus reverse, by the forward reaction's name. Not a
+        whole number: the fields are continuous."""
+        return {e.name: e.net_events for e in self.reactions}
 
     def _tables(self):
         if self._rx_tables is None:
@@ -293,13 +326,13 @@ class FieldSet:
             r_out = np.full((max(n, 1), 2), -1, np.int64)
             kf = np.zeros(max(n, 1))
             kb = np.zeros(max(n, 1))
-            for r, (_, ins, outs, f, b) in enumerate(self.reactions):
-                for q, s in enumerate(ins):
+            for r, e in enumerate(self.reactions):
+                for q, s in enumerate(e.reactants):
                     r_in[r, q] = self._names.index(s)
-                for q, s in enumerate(outs):
+                for q, s in enumerate(e.products):
                     r_out[r, q] = self._names.index(s)
-                kf[r] = f
-                kb[r] = b
+                kf[r] = e.rate
+                kb[r] = e.reverse_rate
             self._rx_tables = (r_in[:n], r_out[:n], kf[:n], kb[:n])
         return self._rx_tables
 
@@ -361,12 +394,17 @@ class FieldSet:
         live8 = self.live.view(np.uint8)
         if max(self._D) > 0.0:
             coef = np.ascontiguousarray(self.D[:, None] * dt / self.spacing[None, :] ** 2)
-            out = np.empty_like(self.conc)
-            kf.diffuse_step(self.conc, live8, coef, out)
-            np.copyto(self.conc, out)
+            if self._scratch is None or self._scratch.shape != self.conc.shape:
+                self._scratch = np.empty_like(self.conc)
+            kf.diffuse_step(self.conc, live8, coef, self._scratch)
+            np.copyto(self.conc, self._scratch)
         if self.reactions:
             r_in, r_out, k_f, k_b = self._tables()
-            kf.mass_action_step(self.conc, live8, r_in, r_out, k_f, k_b, dt)
+            extent = np.zeros((len(self.reactions), self.shape[0]))
+            kf.mass_action_step(self.conc, live8, r_in, r_out, k_f, k_b, dt, extent)
+            net = extent.sum(axis=1) / self.molecule_mM
+            for e, v in zip(self.reactions, net):
+                e.net_events += float(v)
         self.steps += 1
         self.time += dt
 
@@ -382,7 +420,8 @@ class FieldSet:
         y = np.ascontiguousarray(y, dtype=np.float64)
         z = np.ascontiguousarray(z, dtype=np.float64)
         if not (x.shape == y.shape == z.shape) or x.ndim != 1:
-            raise ParameterError(f"x, y, z must be 1-D arrays of one length, got shapes {x.shape}, {y.shape}, {z.shape}")
+            raise ParameterError(f"x, y, z must be 1-D arrays of one length, got shapes {x.shape}, "
+                                 f"{y.shape}, {z.shape}")
         out = np.empty(x.shape[0], np.int64)
         kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), np.asarray(self.lattice.hi, float), self.spacing,
                        np.asarray(self.shape, np.int64), out)
@@ -434,6 +473,30 @@ class FieldSet:
             raise ParameterError("rng_uniforms must lie in [0, 1)")
         ijk = np.stack(np.unravel_index(idx, self.shape), axis=1).astype(float)
         return np.asarray(self.lattice.lo, float)[None, :] + (ijk + u) * self.spacing[None, :]
+
+
+class FieldReaction:
+    """One mass-action reaction among fields as a :class:`FieldSet` runs it: ``reactants`` ->
+    ``products`` at ``rate``, back at ``reverse_rate`` (0: irreversible) [units by order].
+    ``reverse_name`` names the reverse half (when given as a separate irreversible reaction, it
+    is merged here so the pair is integrated together and relaxes to the exact equilibrium)."""
+
+    __slots__ = ("name", "reactants", "products", "rate", "reverse_rate", "reverse_name", "net_events")
+
+    def __init__(self, name, reactants, products, rate, reverse_rate, reverse_name=None):
+        self.name = name
+        self.reactants = tuple(reactants)
+        self.products = tuple(products)
+        self.rate = float(rate)
+        self.reverse_rate = float(reverse_rate)
+        self.reverse_name = reverse_name
+        #: net events so far (forward minus reverse), molecules' worth
+        self.net_events = 0.0
+
+    def __repr__(self):
+        arrow = "<->" if self.reverse_rate else "->"
+        return (f"FieldReaction({' + '.join(self.reactants) or '0'} {arrow} {' + '.join(self.products) or '0'}, "
+                f"rate={self.rate!r}, reverse_rate={self.reverse_rate!r})")
 
 
 def _check_rate(rname: str, what: str, value, order: int) -> float:

@@ -7,7 +7,7 @@ so (1) the simulated amplitude equals g^n to round-off, and (2) against the cont
 by its truncation error. To leading order the space error slows the decay (the discrete rate is
 D sum k_a^2 (1 - (k_a h)^2 / 12)) and the time error (forward Euler) speeds it up by D k^2 dt / 2
 relative, so A / exp(-D k^2 t) - 1 = t D sum_a k_a^4 h^2 / 12 - (D k^2)^2 t dt / 2 + O(h^4, dt^2):
-below 0.1 % here, and the scheme matches this prediction to 1e-4.
+below 0.1 % here, and the scheme matches this prediction to 2e-5.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _box_set(L=(2.0, 1.0, 0.1), h=0.05, D=0.5):
 def test_cosine_mode_in_reflecting_box_decays_as_exp_minus_D_k2_t(safety):
     """Mode (1, 1) in a 2 x 1 x 0.1 um box, h = 0.05 um, D = 0.5 um^2/ms, dt = safety * h^2/(6 D),
     run to D k^2 t = 1: amplitude == g^n (1e-10 relative); amplitude / exp(-D k^2 t) - 1 equals
-    the leading-order FTCS truncation error (module docstring) to 1e-4 and is below 1 %."""
+    the leading-order FTCS truncation error (module docstring) to 2e-5 and is below 1 %."""
     D, h = 0.5, 0.05
     fs = _box_set(h=h, D=D)
     Lx, Ly = 2.0, 1.0
@@ -59,7 +59,7 @@ def test_cosine_mode_in_reflecting_box_decays_as_exp_minus_D_k2_t(safety):
     exact = math.exp(-D * k2 * t)
     predicted = t * D * (kx ** 4 + ky ** 4) * h ** 2 / 12 - (D * k2) ** 2 * t * dt / 2
     err = amp / amp0 / exact - 1
-    assert abs(err - predicted) < 1e-4 and abs(err) < 0.01
+    assert abs(err - predicted) < 2e-5 and abs(err) < 0.01
     assert fs.total_molecules("A") == pytest.approx(total0, rel=1e-12)
 
 
