@@ -65,14 +65,20 @@ def diffuse_step(conc, live, coef, out):
 
 @nb.njit(**JIT)
 def reaction_extent(p0, p1, p2, dt):
-    """Exact solution xi(dt) of d xi/dt = p0 + p1 xi + p2 xi^2 with xi(0) = 0, for the
-    polynomials of mass action (p1 <= 0 and a real stable root; see
+    """Exact solution xi(dt) of d xi/dt = p0 + p1 xi + p2 xi^2 with xi(0) = 0, for the rate
+    polynomials of mass action (which have a real root that attracts xi; see
     :mod:`microsyn.reactions.fields`).
 
-    With s = sqrt(p1^2 - 4 p0 p2), F = (1 - exp(-s dt)) / s (F = dt when s = 0) and the stable
-    root xi* (where the slope is -s): xi(dt) = p0 F / (1 + p2 xi* F); for p2 = 0 this is
-    p0 F. xi* is computed in the form without cancellation.
+    p2 = 0: xi = p0 (exp(p1 dt) - 1) / p1 (p0 dt when p1 = 0). Otherwise, with
+    s = sqrt(p1^2 - 4 p0 p2), F = (1 - exp(-s dt)) / s (F = dt when s = 0) and the root xi* where
+    the slope is -s: xi(dt) = p0 F / (1 + p2 xi* F) (the Riccati equation solved for
+    1 / (xi - xi*)); xi* is computed in the form without cancellation.
     """
+    if p2 == 0.0:
+        x = p1 * dt
+        if x == 0.0:
+            return p0 * dt
+        return p0 * (math.expm1(x) / p1)
     disc = p1 * p1 - 4.0 * p0 * p2
     s = math.sqrt(disc) if disc > 0.0 else 0.0
     x = s * dt
@@ -80,8 +86,6 @@ def reaction_extent(p0, p1, p2, dt):
         F = -math.expm1(-x) / s
     else:
         F = dt
-    if p2 == 0.0:
-        return p0 * F
     if p1 < 0.0:
         root = 2.0 * p0 / (s - p1)
     else:
@@ -90,120 +94,82 @@ def reaction_extent(p0, p1, p2, dt):
 
 
 @nb.njit(**JIT_PARALLEL)
-def mass_action_step(conc, live, r_in, r_out, kf, kb, dt, extent):
+def mass_action_step(conc, live, fac_sp, fac_nu, k_eff, sp, nu, dt, extent):
     """Mass action among fields in every voxel, one reaction after the other (in table order),
     each advanced by the exact solution of its own rate law over ``dt`` [ms].
 
-    Reaction ``r`` turns ``r_in[r]`` into ``r_out[r]`` (field indices, -1 for none; a species
-    twice means two molecules) with forward rate ``kf[r]`` and reverse rate ``kb[r]`` (0 if
-    irreversible) [1/ms or 1/(mM ms)]. The event rate is kf * prod(c) over the reactants, halved
-    when the two reactants are the same species (the rate per pair of molecules), minus the same
-    for the reverse. Concentrations below zero count as zero in the rates. A reaction runs only
-    in voxels live for all its species. The extent is kept within the interval where no
-    concentration (counted from max(c, 0)) becomes negative, so the update never makes a
-    concentration negative and changes each species by exactly its stoichiometry times the extent.
+    Reaction ``r`` has extent xi [mM]: each species ``sp[r, m]`` (distinct, -1 for none)
+    changes by ``nu[r, m] * xi`` (net stoichiometry: products minus reactants, 0 for a
+    catalyst). Its rate is ``k_eff[r, 0] * prod(c + nu xi)`` over the forward factors
+    ``fac_sp[r, 0:2]`` (one per reactant molecule, -1 for none, ``fac_nu`` their species'
+    net stoichiometry) minus ``k_eff[r, 1] * prod(...)`` over the reverse factors
+    ``fac_sp[r, 2:4]`` (the products). ``k_eff`` holds the rate constants, halved for two
+    identical molecules (the rate per pair) [units by order]. Concentrations below zero count as
+    zero in the rates. A reaction runs only in voxels live for all its species. The extent is
+    kept within the interval where no species (counted from max(c, 0)) goes below zero, so the
+    update never makes a concentration negative and changes each species by exactly its
+    stoichiometry times the extent.
 
     ``extent`` (n_reactions, nx) float64 receives, added, the sum over each x-slab of the extents
     [mM] (each slab summed by one thread in a fixed order).
     """
     nf, nx, ny, nz = conc.shape
-    nr = r_in.shape[0]
+    nr = sp.shape[0]
     for i in prange(nx):
         for j in range(ny):
             for k in range(nz):
                 for r in range(nr):
-                    a0 = r_in[r, 0]
-                    a1 = r_in[r, 1]
-                    b0 = r_out[r, 0]
-                    b1 = r_out[r, 1]
                     ok = True
-                    if a0 >= 0 and live[a0, i, j, k] == 0:
-                        ok = False
-                    if a1 >= 0 and live[a1, i, j, k] == 0:
-                        ok = False
-                    if b0 >= 0 and live[b0, i, j, k] == 0:
-                        ok = False
-                    if b1 >= 0 and live[b1, i, j, k] == 0:
-                        ok = False
+                    for m in range(4):
+                        s_ = sp[r, m]
+                        if s_ >= 0 and live[s_, i, j, k] == 0:
+                            ok = False
                     if not ok:
                         continue
-                    # forward: factors (alpha + beta xi); dimer a0 == a1: one factor squared
+                    # forward q(xi) and reverse w(xi) as products of factors (c + nu xi)
                     q0 = 1.0
                     q1 = 0.0
                     q2 = 0.0
-                    xmax = np.inf
-                    if a0 >= 0 and a1 >= 0 and a0 == a1:
-                        c = max(conc[a0, i, j, k], 0.0)
-                        # 0.5 kf (c - 2 xi)^2
-                        q0 = 0.5 * c * c
-                        q1 = -2.0 * c
-                        q2 = 2.0
-                        xmax = 0.5 * c
-                    else:
-                        if a0 >= 0:
-                            c = max(conc[a0, i, j, k], 0.0)
-                            q0 = c
-                            q1 = -1.0
-                            xmax = c
-                        if a1 >= 0:
-                            c = max(conc[a1, i, j, k], 0.0)
-                            # (q0 + q1 xi) * (c - xi)
-                            q2 = -q1
-                            q1 = q1 * c - q0
-                            q0 = q0 * c
-                            if c < xmax:
-                                xmax = c
-                    # reverse: factors (alpha - beta xi) of the products
                     w0 = 1.0
                     w1 = 0.0
                     w2 = 0.0
-                    xmin = -np.inf
-                    if b0 >= 0 and b1 >= 0 and b0 == b1:
-                        c = max(conc[b0, i, j, k], 0.0)
-                        w0 = 0.5 * c * c
-                        w1 = 2.0 * c
-                        w2 = 2.0
-                        xmin = -0.5 * c
-                    else:
-                        if b0 >= 0:
-                            c = max(conc[b0, i, j, k], 0.0)
-                            w0 = c
-                            w1 = 1.0
-                            xmin = -c
-                        if b1 >= 0:
-                            c = max(conc[b1, i, j, k], 0.0)
-                            w2 = w1
-                            w1 = w1 * c + w0
+                    for m in range(4):
+                        s_ = fac_sp[r, m]
+                        if s_ < 0:
+                            continue
+                        c = max(conc[s_, i, j, k], 0.0)
+                        v = fac_nu[r, m]
+                        if m < 2:
+                            q2 = q2 * c + q1 * v
+                            q1 = q1 * c + q0 * v
+                            q0 = q0 * c
+                        else:
+                            w2 = w2 * c + w1 * v
+                            w1 = w1 * c + w0 * v
                             w0 = w0 * c
-                            if -c > xmin:
-                                xmin = -c
-                    f = kf[r]
-                    g = kb[r]
+                    f = k_eff[r, 0]
+                    g = k_eff[r, 1]
                     p0 = f * q0 - g * w0
                     p1 = f * q1 - g * w1
                     p2 = f * q2 - g * w2
                     xi = reaction_extent(p0, p1, p2, dt)
-                    if xi > xmax:
-                        xi = xmax
-                    if xi < xmin:
-                        xi = xmin
+                    for m in range(4):
+                        s_ = sp[r, m]
+                        if s_ < 0:
+                            continue
+                        v = nu[r, m]
+                        c = max(conc[s_, i, j, k], 0.0)
+                        if v < 0.0 and xi > c / (-v):
+                            xi = c / (-v)
+                        elif v > 0.0 and xi < -c / v:
+                            xi = -c / v
                     if xi == 0.0:
                         continue
                     extent[r, i] += xi
-                    if a0 >= 0 and a1 >= 0 and a0 == a1:
-                        conc[a0, i, j, k] -= 2.0 * xi
-                    else:
-                        if a0 >= 0:
-                            conc[a0, i, j, k] -= xi
-                        if a1 >= 0:
-                            conc[a1, i, j, k] -= xi
-                    if b0 >= 0 and b1 >= 0 and b0 == b1:
-                        conc[b0, i, j, k] += 2.0 * xi
-                    else:
-                        if b0 >= 0:
-                            conc[b0, i, j, k] += xi
-                        if b1 >= 0:
-                            conc[b1, i, j, k] += xi
+                    for m in range(4):
+                        s_ = sp[r, m]
+                        if s_ >= 0 and nu[r, m] != 0.0:
+                            conc[s_, i, j, k] += nu[r, m] * xi
 
 
 @nb.njit(**JIT_PARALLEL)

@@ -320,20 +320,34 @@ class FieldSet:
         return {e.name: e.net_events for e in self.reactions}
 
     def _tables(self):
+        """Kernel tables of the reactions (see :func:`microsyn._kernels.fields.mass_action_step`)."""
         if self._rx_tables is None:
             n = len(self.reactions)
-            r_in = np.full((max(n, 1), 2), -1, np.int64)
-            r_out = np.full((max(n, 1), 2), -1, np.int64)
-            kf = np.zeros(max(n, 1))
-            kb = np.zeros(max(n, 1))
+            fac_sp = np.full((n, 4), -1, np.int64)
+            fac_nu = np.zeros((n, 4))
+            k_eff = np.zeros((n, 2))
+            sp = np.full((n, 4), -1, np.int64)
+            nu = np.zeros((n, 4))
             for r, e in enumerate(self.reactions):
-                for q, s in enumerate(e.reactants):
-                    r_in[r, q] = self._names.index(s)
-                for q, s in enumerate(e.products):
-                    r_out[r, q] = self._names.index(s)
-                kf[r] = e.rate
-                kb[r] = e.reverse_rate
-            self._rx_tables = (r_in[:n], r_out[:n], kf[:n], kb[:n])
+                ins = [self._names.index(s) for s in e.reactants]
+                outs = [self._names.index(s) for s in e.products]
+                net: dict[int, float] = {}
+                for s in ins:
+                    net[s] = net.get(s, 0.0) - 1.0
+                for s in outs:
+                    net[s] = net.get(s, 0.0) + 1.0
+                for m, s in enumerate(sorted(net)):
+                    sp[r, m] = s
+                    nu[r, m] = net[s]
+                for m, s in enumerate(ins):
+                    fac_sp[r, m] = s
+                    fac_nu[r, m] = net[s]
+                for m, s in enumerate(outs):
+                    fac_sp[r, 2 + m] = s
+                    fac_nu[r, 2 + m] = net[s]
+                k_eff[r, 0] = e.rate * (0.5 if len(ins) == 2 and ins[0] == ins[1] else 1.0)
+                k_eff[r, 1] = e.reverse_rate * (0.5 if len(outs) == 2 and outs[0] == outs[1] else 1.0)
+            self._rx_tables = (fac_sp, fac_nu, k_eff, sp, nu)
         return self._rx_tables
 
     # ------------------------------------------------------------------ time stepping
@@ -399,9 +413,8 @@ class FieldSet:
             kf.diffuse_step(self.conc, live8, coef, self._scratch)
             np.copyto(self.conc, self._scratch)
         if self.reactions:
-            r_in, r_out, k_f, k_b = self._tables()
             extent = np.zeros((len(self.reactions), self.shape[0]))
-            kf.mass_action_step(self.conc, live8, r_in, r_out, k_f, k_b, dt, extent)
+            kf.mass_action_step(self.conc, live8, *self._tables(), dt, extent)
             net = extent.sum(axis=1) / self.molecule_mM
             for e, v in zip(self.reactions, net):
                 e.net_events += float(v)
