@@ -221,7 +221,8 @@ def _reaction_set(scale=1.0):
     fs.conc[0].flat[fs.live[0].ravel().nonzero()[0][:3]] = -0.01  # transient negatives
     reactions = [(("A", "B"), ("C",), 4.0, 0.7), (("A", "A"), ("D",), 2.0, 0.3), (("C",), ("A", "B"), 0.5, 0.2),
                  (("D",), (), 0.8, None), ((), ("B",), 0.4, None), (("B", "C"), ("D", "A"), 1.5, 2.5),
-                 (("D",), ("C", "C"), 0.9, 1.1), (("A", "C"), ("D", "A"), 1.2, 0.6), (("B", "D"), ("D", "D"), 0.7, None)]
+                 (("D",), ("C", "C"), 0.9, 1.1), (("A", "C"), ("D", "A"), 1.2, 0.6),
+                 (("B", "D"), ("D", "D"), 0.7, None)]
     for ins, outs, f, b in reactions:
         fs.add_reaction(rx(ins, outs, f * scale, None if b is None else b * scale))
     table = [(tuple(fs.index(s) for s in i), tuple(fs.index(s) for s in o), f, 0.0 if b is None else b)

@@ -13,39 +13,47 @@ Diffusion
     exchanged with dead voxels or across the lattice edge (reflecting walls, zero flux). Every
     exchange leaves one voxel exactly as it enters the other, so a field's total is conserved to
     round-off. Stability and positivity need ``D dt (1/hx^2 + 1/hy^2 + 1/hz^2) <= 1/2``, i.e.
-    ``D dt / h^2 <= 1/6`` for cubic voxels (:meth:`FieldSet.max_stable_dt`). A smooth mode of
-    wavenumber k decays at the rate ``(4 D / h^2) sin^2(k h / 2)`` per unit time (relative
-    error ``(k h)^2 / 12`` against ``D k^2``) with an extra time-stepping error of about
-    ``D k^2 dt / 2`` in the rate.
+    ``D dt / h^2 <= 1/6`` for cubic voxels (:meth:`FieldSet.max_stable_dt`); then every new
+    value is a convex combination of old ones, so no concentration is made negative. A smooth
+    mode cos(k x) decays at the discrete rate ``(4 D / h^2) sin^2(k h / 2)`` (slower than
+    ``D k^2`` by the relative ``(k h)^2 / 12``), and forward Euler speeds the decay up by about
+    ``D k^2 dt / 2`` relative (tests/validation/test_field_diffusion_analytic.py checks both).
 
 Mass action
     Reactions whose species are all fields of the set (:meth:`FieldSet.add_reaction`) run in
     every voxel live for all of their species. The event rate [mM/ms] of ``A + B -> ...`` is
     ``k [A][B]``, of ``A + A -> ...`` it is ``k [A]^2 / 2`` (``k`` is the rate per pair of
     molecules times 602,214, as for particles, so ``d[A]/dt = -k [A]^2``), of ``A -> ...`` it is
-    ``k [A]``; a reversible reaction subtracts the same for its products with ``reverse_rate``.
-    For one reaction in one voxel the rate of its extent xi [mM] is a polynomial of degree <= 2
-    in xi, which is integrated *exactly* over the step (:func:`microsyn._kernels.fields.reaction_extent`),
-    so first-order decay follows ``exp(-k t)`` to round-off and a reversible reaction relaxes to
-    its mass-action equilibrium (``[C] / ([A][B]) = kf / kb``) at any step length. The extent is
-    kept within the interval where no concentration becomes negative (a guard against
-    round-off only: the exact solution never leaves it), and every species changes by its
-    stoichiometry times the same extent, so mass is conserved to round-off and no
-    concentration is made negative. Several reactions are applied one after the other in the
-    order they were added (sequential operator splitting, first order in dt).
+    ``k [A]``, of ``-> A`` it is ``k`` [mM/ms] in every live voxel; a reversible reaction
+    subtracts the same for its products with ``reverse_rate``. With the extent xi [mM] of one
+    reaction in one voxel, each species changes by its net stoichiometry (products minus
+    reactants: 0 for a catalyst such as E in ``E + S -> E + P``) times xi, so the rate of xi is a
+    polynomial of degree <= 2 in xi, which is integrated *exactly* over the step
+    (:func:`microsyn._kernels.fields.reaction_extent`, a Riccati equation). First-order decay
+    therefore follows ``exp(-k t)`` to round-off, and a reversible reaction relaxes to its
+    mass-action equilibrium (``kf [A][B] = kb [C]``) at any step length. The extent is kept
+    within the interval where no species goes below zero (a guard against round-off only: the
+    exact solution never leaves it), and every species changes by its stoichiometry times the
+    same extent, so mass is conserved to round-off and no concentration is made negative.
+    Concentrations below zero (see Particles) count as zero in the rates. Several reactions are
+    applied one after the other in the order they were added (sequential splitting, first order
+    in dt); the two halves of a reversible reaction added separately are merged into one, so
+    they are integrated together.
 
 Splitting
     :meth:`FieldSet.step` is Lie splitting: the diffusion step, then the reactions over the
-    same dt. The splitting error is first order in dt, of relative size about
-    ``dt * (reaction rate) * (relative gradient change)``; it vanishes in a uniform field.
+    same dt. Its error is first order in dt (zero where the fields are uniform, since diffusion
+    then changes nothing) and does not affect conservation or positivity.
 
 Particles
     The particle engine uses :meth:`FieldSet.voxel_index`, :meth:`FieldSet.add_molecules`
     (one molecule is :attr:`FieldSet.molecule_mM` in one voxel) and
-    :meth:`FieldSet.sample_in_voxels`. Removing molecules can make a voxel's concentration
-    transiently negative (a particle takes a molecule from a voxel holding less than one);
-    that is kept, not clipped, so the total stays exact; rates use ``max(c, 0)`` and the
-    deficit is refilled by diffusion.
+    :meth:`FieldSet.sample_in_voxels`. A particle inside the domain can sit in a boundary voxel
+    whose centre is outside (a dead voxel); :attr:`FieldSet.live_voxel` maps it to the nearest
+    live neighbour, and :meth:`FieldSet.add_molecules` uses that map, so no molecule is lost.
+    Removing molecules can make a voxel's concentration transiently negative (a particle takes
+    a molecule from a voxel holding less than one); that is kept, not clipped, so the total
+    stays exact; rates use ``max(c, 0)`` and the deficit is refilled by diffusion and reactions.
 
 Example
 -------
