@@ -37,6 +37,7 @@ _dir = _cache_dir()
 if _dir is not None:
     numba.config.CACHE_DIR = _dir
 try:
-    from . import binning, boundaries, brownian, gather, geometry, geometry_batch, lzf, meshcheck, random, reactions, voxelize  # noqa: F401,E501
+    from . import (binning, boundaries, brownian, fields, gather, geometry, geometry_batch, lzf,  # noqa: F401
+                   meshcheck, random, reactions, voxelize)
 finally:
     numba.config.CACHE_DIR = _previous
