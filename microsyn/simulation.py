@@ -231,8 +231,13 @@ class Simulation:
     @property
     def reaction_counts(self) -> dict[str, int]:
         """Events so far per reaction (a reversible one counts its two directions separately,
-        the reverse named ``"<name> (reverse)"``)."""
-        return dict(self.reactions.counts)
+        the reverse named ``"<name> (reverse)"``). A reaction among lattice fields only is
+        integrated as mass action: its entry is the net number of forward events, a float."""
+        out = dict(self.reactions.counts)
+        if self.fields is not None:
+            for name, v in self.fields.net_events.items():
+                out[name] = v
+        return out
 
     def set_D(self, species: str, D: float) -> None:
         """Override the diffusion coefficient [um^2/ms] of a species; 0 makes it immobile (fixed
@@ -315,7 +320,7 @@ class Simulation:
         """
         from .species import get_species
 
-        sp = get_species(species)
+        sp = self.species[species] if isinstance(species, str) and species in self.species else get_species(species)
         if sp.name not in self.species:
             self.add_species(sp, D=0.0)
         elif self.D(sp.name) != 0.0:

@@ -158,3 +158,69 @@ def test_sites_of_a_diffusing_species_are_refused():
     sim = _box(10, 10)
     with pytest.raises(ms.ParameterError, match="diffuses"):
         sim.add_sites("A", [[0.1, 0.1, 0.1]])
+
+
+# ----------------------------------------------------------------------------- particles and fields
+def _field_sim(kind_b="field", seed=4, dt=1e-5):
+    sim = ms.Simulation(ms.Box((0, 0, 0), (0.4, 0.4, 0.4)), dt=dt, seed=seed)
+    sim.use_field_lattice(voxel_size=0.05)
+    sim.add_species(_sp("A", D=0.2))
+    sim.add_species(_sp("F", D=0.1), kind=kind_b)
+    sim.add_species(_sp("AF", D=0.1), kind=kind_b)
+    return sim
+
+
+def test_particle_plus_field_is_pseudo_first_order_and_conserves_molecules():
+    """A (particles) + F (field, 1 mM, in excess) -> AF (field): A decays at k [F] (within 4
+    binomial SE of exp(-k [F] t)); molecules of A + AF and of F + AF are conserved to round-off
+    (each event moves exactly one molecule's worth in its voxel)."""
+    k, cF, n0 = 200.0, 1.0, 4000
+    sim = _field_sim()
+    sim.fill("F", cF)
+    sim.add_particles("A", np.random.default_rng(0).uniform(0, 0.4, (n0, 3)))
+    f0 = sim.count("F")
+    sim.add_reaction(ms.Reaction("A + F -> AF", rate=k))
+    sim.run(5e-3)
+    p = math.exp(-k * cF * sim.time * (1 - 0.0))  # F depletion: n0 molecules of 38,500 (10 %)
+    events = sim.reaction_counts["A + F -> AF"]
+    assert sim.count("A") + events == n0
+    np.testing.assert_allclose(sim.count("AF"), events, rtol=1e-9)
+    np.testing.assert_allclose(sim.count("F") + sim.count("AF"), f0, rtol=1e-12)
+    # the rate uses the current [F]; bound it between the initial and the final [F]
+    c_end = cF * sim.count("F") / f0
+    lo, hi = n0 * math.exp(-k * cF * sim.time), n0 * math.exp(-k * c_end * sim.time)
+    se = math.sqrt(n0 * p * (1 - p))
+    assert lo - 4 * se < sim.count("A") < hi + 4 * se
+
+
+def test_field_to_particle_unbinding_makes_particles_and_removes_field_molecules():
+    """AF (field) -> A (particles) + F (field) at kb: the particles made equal the AF molecules
+    lost, the F molecules gained, and the count; they appear inside the domain."""
+    sim = _field_sim()
+    sim.fill("AF", 0.05)
+    af0 = sim.count("AF")
+    sim.add_reaction(ms.Reaction("AF -> A + F", rate=20.0))
+    n_f, _ = sim.reactions.field_schedule()
+    sim.run(6 * n_f * sim.dt)  # six field steps
+    made = sim.count("A")
+    assert made > 0
+    np.testing.assert_allclose(af0 - sim.count("AF"), made, rtol=1e-9)
+    np.testing.assert_allclose(sim.count("F"), made, rtol=1e-9)
+    assert sim.reaction_counts["AF -> A + F"] == made
+    assert sim.domain.contains(sim.positions("A")).all()
+
+
+def test_lattice_voxel_of_the_reaction_kernel_matches_the_field_set():
+    """The reaction kernel bins a particle into the same voxel as FieldSet.voxel_index, also
+    on voxel faces and on the lattice's upper face."""
+    from microsyn._kernels.reactions import lattice_voxel
+
+    sim = _field_sim()
+    f = sim.fields
+    rng = np.random.default_rng(1)
+    pts = np.concatenate([rng.uniform(0, 0.4, (500, 3)), np.round(rng.uniform(0, 0.4, (200, 3)) / 0.05) * 0.05,
+                          [[0.4, 0.4, 0.4], [0.0, 0.0, 0.0], [0.41, 0.1, 0.1]]])
+    ref = f.voxel_index(pts[:, 0], pts[:, 1], pts[:, 2])
+    lo, hi, h = np.asarray(f.lattice.lo, float), np.asarray(f.lattice.hi, float), f.spacing
+    got = [lattice_voxel(p[0], p[1], p[2], lo, hi, h, *f.shape) for p in pts]
+    np.testing.assert_array_equal(got, ref)

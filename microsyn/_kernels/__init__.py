@@ -37,7 +37,7 @@ _dir = _cache_dir()
 if _dir is not None:
     numba.config.CACHE_DIR = _dir
 try:
-    from . import (binning, boundaries, brownian, fields, gather, geometry, geometry_batch, lzf,  # noqa: F401
-                   meshcheck, random, reactions, voxelize)
+    from . import binning, boundaries, brownian, fields, gather, geometry, geometry_batch  # noqa: F401
+    from . import lzf, meshcheck, random, reactions, voxelize  # noqa: F401
 finally:
     numba.config.CACHE_DIR = _previous

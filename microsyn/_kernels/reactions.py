@@ -192,12 +192,35 @@ def accept_proposals(order, pi, pj, taken, accepted):
     return m
 
 
+@nb.njit(inline="always", **JIT)
+def lattice_voxel(x, y, z, lo, hi, h, nx, ny, nz):
+    """Flat voxel of a point as :meth:`microsyn.reactions.fields.FieldSet.voxel_index` finds it
+    (floor((x - lo) / h), a point on the upper face in the last voxel), -1 outside."""
+    fi = (x - lo[0]) / h[0]
+    fj = (y - lo[1]) / h[1]
+    fk = (z - lo[2]) / h[2]
+    if not (math.isfinite(fi) and math.isfinite(fj) and math.isfinite(fk)):
+        return -1
+    i = np.int64(math.floor(fi))
+    j = np.int64(math.floor(fj))
+    k = np.int64(math.floor(fk))
+    if i >= nx and x <= hi[0]:
+        i = nx - 1
+    if j >= ny and y <= hi[1]:
+        j = ny - 1
+    if k >= nz and z <= hi[2]:
+        k = nz - 1
+    if i < 0 or j < 0 or k < 0 or i >= nx or j >= ny or k >= nz:
+        return -1
+    return (i * ny + j) * nz + k
+
+
 @nb.njit(**JIT_PARALLEL)
 def first_order_draws(x, y, z, pid, species, state, taken, n, k_own, fr_first, fr_next, fr_field, fr_k,
-                      conc, lat_lo, inv_vox, shape, seed_key, step, dt, out_r, out_c):
+                      conc, live_voxel, lat_lo, lat_hi, vox, shape, seed_key, step, dt, out_r, out_c):
     """First-order events of one step: particle i (live, not taken by a pair reaction this step)
     has total rate k = k_own[s] + sum over its field reactions f of fr_k[f] * max(c_f(voxel), 0)
-    [1/ms], reacts with probability 1 - exp(-k dt), and picks which of its channels by a second
+    [1/ms] (a voxel whose centre is outside the domain stands in for by its ``live_voxel``), reacts with probability 1 - exp(-k dt), and picks which of its channels by a second
     uniform in proportion to their rates.
 
     Own (unimolecular) channels are numbered first: out_r[i] = -1 none, out_r[i] = -2 - u where
@@ -220,17 +243,14 @@ def first_order_draws(x, y, z, pid, species, state, taken, n, k_own, fr_first, f
             continue
         cell = -1
         if f >= 0:
-            ix = np.int64(math.floor((x[i] - lat_lo[0]) * inv_vox[0]))
-            iy = np.int64(math.floor((y[i] - lat_lo[1]) * inv_vox[1]))
-            iz = np.int64(math.floor((z[i] - lat_lo[2]) * inv_vox[2]))
-            if 0 <= ix < nx and 0 <= iy < ny and 0 <= iz < nz:
-                cell = (ix * ny + iy) * nz + iz
+            cell = lattice_voxel(x[i], y[i], z[i], lat_lo, lat_hi, vox, nx, ny, nz)
         out_c[i] = cell
         ktot = k0
         if cell >= 0:
             g = f
             while g >= 0:
-                c = conc[fr_field[g], cell]
+                lv = live_voxel[fr_field[g], cell]
+                c = conc[fr_field[g], lv] if lv >= 0 else 0.0
                 if c > 0.0:
                     ktot += fr_k[g] * c
                 g = fr_next[g]
@@ -247,7 +267,8 @@ def first_order_draws(x, y, z, pid, species, state, taken, n, k_own, fr_first, f
         g = f
         last = f
         while g >= 0:
-            c = conc[fr_field[g], cell]
+            lv = live_voxel[fr_field[g], cell]
+            c = conc[fr_field[g], lv] if lv >= 0 else 0.0
             if c > 0.0:
                 acc += fr_k[g] * c
                 last = g

@@ -344,9 +344,12 @@ class ReactionEngine:
                             rho_max=rho_max, own=own, own_by_species=own_by_species, k_own=k_own, wf=wf,
                             fr_first=fr_first, fr_next=fr_next, fr_field=fr_field, fr_k=fr_k,
                             from_field=[c for c in chans if c.kind == "from_field"])
+        added = getattr(self, "_field_added", set())
         for c in chans:
-            if c.kind == "fields_only":
+            if c.kind == "fields_only" and c.name not in added:
                 sim.fields.add_reaction(c.rx)
+                added.add(c.name)
+        self._field_added = added
 
     def _install_sources(self):
         sim = self.sim
@@ -463,20 +466,21 @@ class ReactionEngine:
         n = ps.n
         out_r = np.empty(n, np.int64)
         out_c = np.empty(n, np.int64)
-        if sim.fields is not None:
+        if sim.fields is not None and t["wf"]:
             f = sim.fields
-            conc = f.conc.reshape(len(f.names), -1) if t["wf"] else np.zeros((1, 1))
+            conc = f.conc.reshape(len(f.names), -1)
+            live_voxel = f.live_voxel
             lat = f.lattice
-            lat_lo = np.asarray(lat.lo, float)
-            inv_vox = 1.0 / np.asarray(lat.spacing, float)
+            lat_lo, lat_hi = np.asarray(lat.lo, float), np.asarray(lat.hi, float)
+            vox = np.asarray(f.spacing, float)
             shape = np.asarray(lat.shape, np.int64)
         else:
             conc = np.zeros((1, 1))
-            lat_lo = np.zeros(3)
-            inv_vox = np.ones(3)
+            live_voxel = np.zeros((1, 1), np.int64)
+            lat_lo, lat_hi, vox = np.zeros(3), np.ones(3), np.ones(3)
             shape = np.ones(3, np.int64)
         kr.first_order_draws(ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, taken, n, t["k_own"], t["fr_first"],
-                             t["fr_next"], t["fr_field"], t["fr_k"], conc, lat_lo, inv_vox, shape,
+                             t["fr_next"], t["fr_field"], t["fr_k"], conc, live_voxel, lat_lo, lat_hi, vox, shape,
                              sim._seed_key, step, sim.dt, out_r, out_c)
         hit = np.flatnonzero(out_r != -1)
         events = []

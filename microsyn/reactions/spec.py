@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from ..errors import ReactionError, UnknownSpeciesError
 
