@@ -8,7 +8,8 @@ Gaussian methods. Each throughput is the median of several repeats after a warm-
 are shared and noisy). The numpy baseline is a plain vectorised implementation timed in the
 same run (``standard_normal`` steps with folding for the box; trilinear lattice lookup with
 rejection for the mesh). Where the ``smoldyn`` package imports, the box case also runs in
-Smoldyn. The other subsystems' benchmarks (membrane, synapse, rendering) join the list.
+Smoldyn. The other subsystems' benchmarks (membrane, synapse, reactions, rendering) join the
+list.
 """
 from __future__ import annotations
 
@@ -194,6 +195,7 @@ GROUPS = {
     "particles": lambda quick: particle_benchmarks(quick),
     "membrane": lambda quick: _optional("microsyn.membrane.bench", quick),
     "synapse": lambda quick: _optional("microsyn.synapse_bench", quick),
+    "reactions": lambda quick: _optional("microsyn.reactions.bench", quick),
     "render": lambda quick: _optional("microsyn.render.bench", quick),
 }
 

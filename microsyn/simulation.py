@@ -565,6 +565,7 @@ class Simulation:
             self._diffuse(nsteps, cg, check=True)
             return
         self.reactions.compile()
+        pending = False  # reacted particles wait (state REACTED, skipped by every kernel) until the end
         for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
             self._diffuse(1, cg, check=False)
             t0 = _time.perf_counter()
@@ -575,8 +576,11 @@ class Simulation:
                 _numba().set_num_threads(prev)
             t1 = _time.perf_counter()
             self.timings["reactions"] = self.timings.get("reactions", 0.0) + t1 - t0
-            if consumed:
-                self.particles.compact()  # reacted particles leave; their fates are the counts
+            pending = pending or consumed > 0
+            self.timings["fates"] += _time.perf_counter() - t1
+        if pending:  # reacted particles leave; their fates are the reaction counts
+            t1 = _time.perf_counter()
+            self._record_fates(self.particles.compact(), cg)
             self.timings["fates"] += _time.perf_counter() - t1
         if self.check_escapes:
             t3 = _time.perf_counter()
@@ -661,6 +665,8 @@ class Simulation:
         tm["escape_checks"] += _time.perf_counter() - t3
 
     def _record_fates(self, states, cg):
+        if states.size == 0:
+            return
         species = self.particles.last_removed_species
         pairs, counts = np.unique(np.stack([states.astype(np.int64), species.astype(np.int64)], axis=1),
                                   axis=0, return_counts=True)
