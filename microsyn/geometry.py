@@ -42,7 +42,7 @@ from .errors import (
     check_vector3,
 )
 
-BOUNDARY_CODES = {"reflect": 0, "absorb": 1, "transmit": 2}
+BOUNDARY_CODES = {"reflect": 0, "absorb": 1, "transmit": 2, "partial": 3}
 
 _name_counter = itertools.count()
 
@@ -769,9 +769,37 @@ class CompiledGeometry:
     face_base: np.ndarray  # (n_prim + 1,)
     sdf: np.ndarray
     mesh_meta: np.ndarray
-    bc: np.ndarray  # (n_species, n_surfaces) int8
+    bc: np.ndarray  # (n_species, n_surfaces) float64 boundary codes (BC_PARTIAL + P: see _kernels.boundaries)
     has_absorb: np.ndarray  # (n_species,) int8
     surface_names: list
+    #: (n_species, n_surfaces) adsorption rate constants kappa [um/ms] of partially absorbing faces
+    kappa: np.ndarray | None = None
+
+    def with_partial_probabilities(self, sigma, dt: float) -> "CompiledGeometry":
+        """A copy whose partially absorbing faces carry their absorption probability per hit,
+        P = kappa sqrt(pi dt / D) = kappa sqrt(2 pi) dt / sigma for species steps of rms
+        ``sigma`` = sqrt(2 D dt) per axis [um] and step ``dt`` [ms]; ``bc`` = BC_PARTIAL + P. Raises TimeStepError
+        when P > 0.1 (the formula holds for small P)."""
+        if self.kappa is None or not np.any(self.kappa > 0):
+            return self
+        dt = float(dt)
+        from dataclasses import replace
+
+        from .errors import TimeStepError
+
+        bc = self.bc.copy()
+        for si, fi in zip(*np.nonzero(self.kappa > 0)):
+            s = float(sigma[si])
+            P = 0.0 if s == 0.0 else float(self.kappa[si, fi]) * math.sqrt(2.0 * math.pi) * dt / s
+            if P > 0.1:
+                raise TimeStepError(
+                    f"surface {self.surface_names[fi]!r}: its adsorption rate {self.kappa[si, fi]:g} um/ms "
+                    f"gives an absorption probability of {P:.3g} per hit at dt = {dt:g} ms (must be "
+                    f"<= 0.1 for the Robin boundary to hold); use dt <= {dt * (0.1 / P) ** 2:.3g} ms")
+            bc[si, fi] = 3.0 + P
+        out = replace(self, bc=bc)
+        out.__dict__.pop("_digest", None)
+        return out
 
     def kernel_args(self):
         return (self.kind, self.role, self.active, self.par, self.face_base, self.sdf, self.mesh_meta, self.bc)
@@ -875,33 +903,54 @@ class Domain:
             return names
         raise GeometryError(f"no surface named {pattern!r}; surfaces: {names}")
 
-    def set_boundary(self, surface: str, condition: str, species: str | Iterable[str] | None = None) -> "Domain":
+    def set_boundary(self, surface: str, condition: str, species: str | Iterable[str] | None = None,
+                     rate: float | None = None) -> "Domain":
         """Set the boundary condition of a surface (or all faces of a shape, or ``"*"``).
 
         Parameters
         ----------
         surface : str
             ``"box.zmax"``, a shape name for all its faces, or ``"*"``.
-        condition : {"reflect", "absorb", "transmit"}
+        condition : {"reflect", "absorb", "transmit", "partial"}
+            ``"partial"``: a reactive surface that adsorbs at rate ``rate`` [um/ms] (the Robin
+            condition D dc/dn = rate * c; Erban & Chapman 2007, doi:10.1088/1478-3975/4/1/003):
+            each hit absorbs with probability rate * sqrt(pi dt / D), else reflects.
         species : str or list of str, optional
             Only for these species (default: all).
+        rate : float, optional
+            Adsorption rate constant kappa [um/ms] of a ``"partial"`` surface (1 um/ms = 0.1 cm/s).
         """
         if condition not in BOUNDARY_CODES:
             raise ParameterError(f"boundary condition must be one of {list(BOUNDARY_CODES)}, got {condition!r}")
+        if condition == "partial":
+            if rate is None:
+                raise ParameterError("a 'partial' boundary needs its adsorption rate: rate=kappa [um/ms]")
+            rate = check_positive("adsorption rate [um/ms]", rate)
+        elif rate is not None:
+            raise ParameterError(f"rate= is for a 'partial' boundary only, not {condition!r}")
         targets = self._match_surfaces(surface)
         sp_list = [None] if species is None else ([species] if isinstance(species, str) else list(species))
         for name in targets:
             for sp in sp_list:
-                self._bc[(name, sp)] = condition
+                self._bc[(name, sp)] = condition if rate is None else ("partial", rate)
         return self
 
     def boundary(self, surface: str, species: str | None = None) -> str:
         """The boundary condition of a surface for a species."""
         if surface not in self.surface_names():
             raise GeometryError(f"no surface named {surface!r}; surfaces: {self.surface_names()}")
-        if species is not None and (surface, species) in self._bc:
-            return self._bc[(surface, species)]
-        return self._bc.get((surface, None), "reflect")
+        v = self._bc.get((surface, species)) if species is not None else None
+        if v is None:
+            v = self._bc.get((surface, None), "reflect")
+        return v if isinstance(v, str) else v[0]
+
+    def adsorption_rate(self, surface: str, species: str | None = None) -> float:
+        """The adsorption rate constant kappa [um/ms] of a ``"partial"`` surface (0 otherwise)."""
+        self.boundary(surface, species)  # checks the name
+        v = self._bc.get((surface, species)) if species is not None else None
+        if v is None:
+            v = self._bc.get((surface, None), "reflect")
+        return 0.0 if isinstance(v, str) else float(v[1])
 
     # --- geometry queries ---------------------------------------------------------
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -952,10 +1001,12 @@ class Domain:
             face_base[p + 1] = face_base[p] + len(s.faces)
             names.extend(s.surface_names())
         ns = len(species_names)
-        bc = np.zeros((max(ns, 1), len(names)), np.int8)
+        bc = np.zeros((max(ns, 1), len(names)), np.float64)
+        kappa = np.zeros((max(ns, 1), len(names)), np.float64)
         for si, sp in enumerate(species_names):
             for k, name in enumerate(names):
                 bc[si, k] = BOUNDARY_CODES[self.boundary(name, sp)]
+                kappa[si, k] = self.adsorption_rate(name, sp)
         active = np.ones((max(ns, 1), n), np.int8)
         for p, s in enumerate(shapes):
             if role[p] == 1:
@@ -970,7 +1021,7 @@ class Domain:
                             f"and others do not; a hole must be all 'transmit' (absent) or none"
                         )
         has_absorb = np.array([(bc[si] == 1).any() for si in range(bc.shape[0])], np.int8)
-        return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta, bc, has_absorb, names)
+        return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta, bc, has_absorb, names, kappa)
 
     def sdf(self, points, species: str | None = None) -> np.ndarray:
         """Signed distance [um] to the domain boundary for a species (negative inside).

@@ -273,7 +273,9 @@ class Simulation:
         self._check_dt()
         key = self.domain.compile_key(self.species.names)
         if self._compiled is None or getattr(self, "_compiled_key", None) != key:
-            self._compiled = self.domain.compile(self.species.names)
+            cg = self.domain.compile(self.species.names)
+            D = np.array([self.D(s.name) for s in self.species] or [1.0])
+            self._compiled = cg.with_partial_probabilities(np.sqrt(2.0 * D * self.dt), self.dt)
             self._compiled_key = key
         return self._compiled
 

@@ -6,6 +6,12 @@ A step p0 -> p0 + d that leaves it is resolved exactly at the first exit point:
 - reflect: the rest of the step is mirrored in the tangent plane (specular reflection) and the
   search repeats, so several reflections within one step are resolved (up to ``MAX_REFLECTIONS``);
 - absorb: the particle is removed at the surface (state = +(surface + 1));
+- partially absorb (a reactive surface with rate constant kappa [um/ms]): at each hit the
+  particle is absorbed with probability P, else reflected; ``bc`` then holds
+  ``BC_PARTIAL + P`` (the Simulation sets P = kappa sqrt(pi dt / D), which makes the
+  macroscopic adsorption match the Robin condition D dc/dn = kappa c: Erban & Chapman 2007,
+  Phys. Biol. 4:16, doi:10.1088/1478-3975/4/1/003). Every hit draws its own uniform from the
+  stream ``STREAM_PARTIAL``, keyed by the hit's number within the step;
 - transmit: the surface is no barrier; a particle that crosses a domain boundary this way leaves
   the simulated volume (state = -(surface + 1)).
 
@@ -46,11 +52,12 @@ from .geometry import (
     prim_sdf,
     segment_interval,
 )
-from .random import STREAM_BRIDGE, counter_hash, u01
+from .random import GOLDEN, STREAM_BRIDGE, STREAM_PARTIAL, counter_hash, mix64, u01
 
 BC_REFLECT = 0
 BC_ABSORB = 1
 BC_TRANSMIT = 2
+BC_PARTIAL = 3  # bc = BC_PARTIAL + P, P the absorption probability per hit
 
 ROLE_SOLID = 0
 ROLE_HOLE = 1
@@ -467,7 +474,8 @@ def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, f
     """The one primitive whose surface may lie within ``reach`` [um] of (x, y, z), for species s.
 
     Returns p >= 0 when primitive p is the only one within reach and :func:`resolve_single` can
-    take a step there exactly (a half-space, box, sphere or cylinder whose faces all reflect s,
+    take a step there exactly (a half-space, box, sphere or cylinder whose faces all reflect s
+    (or partially absorb it),
     or a half-space or sphere that absorbs s on its one face; a solid must hold the point, and
     be the only solid that does); -1 when no surface is within reach; -2 otherwise (several
     surfaces, a mesh, mixed or transmitting faces: the general :func:`resolve_step`).
@@ -503,7 +511,7 @@ def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, f
     n_abs = 0
     for f in range(nf):
         c = bc[s, f0 + f]
-        if c == BC_REFLECT:
+        if c == BC_REFLECT or c >= BC_PARTIAL:
             n_ref += 1
         elif c == BC_ABSORB:
             n_abs += 1
@@ -566,12 +574,20 @@ def resolve_single(s, p, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, ro
         cx = x0 + t * dx
         cy = y0 + t * dy
         cz = z0 + t * dz
-        if code == BC_ABSORB:
+        if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
         x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
                                                       cz, dx, dy, dz, ex, ey, ez)
         nref += 1
     return sx, sy, sz, 0, nref, 1
+
+
+@nb.njit(**JIT_HOT)
+def _partial_absorbs(kp, step, nref, code):
+    """Whether hit number ``nref`` of this step on a partially absorbing face (``code`` =
+    BC_PARTIAL + P) absorbs."""
+    h = mix64(counter_hash(kp, step, STREAM_PARTIAL) + np.uint64(nref + 1) * GOLDEN)
+    return u01(h) < code - BC_PARTIAL
 
 
 @nb.njit(**JIT_HOT)
@@ -613,7 +629,7 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
         cx = x0 + t * dx
         cy = y0 + t * dy
         cz = z0 + t * dz
-        if code == BC_ABSORB:
+        if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
         if code == BC_TRANSMIT:
             return cx, cy, cz, -(surf + 1), nref, 0

@@ -48,6 +48,7 @@ STREAM_ZIG_Y = 2
 STREAM_ZIG_Z = 3
 STREAM_BRIDGE = 4  # uniform for the Brownian-bridge absorption test
 STREAM_USER = 5  # reactions and other consumers
+STREAM_PARTIAL = 6  # absorption at partially absorbing faces
 
 
 @nb.njit(inline="always", **JIT)
