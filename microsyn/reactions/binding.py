@@ -66,13 +66,13 @@ Binding radius versus time step (Ca2+ + BAPTA-like, ``k = 400 /(mM ms)`` = ``6.6
 ...     bp = binding_parameters(k, D, dt)
 ...     s = math.sqrt(2 * D * dt)
 ...     print(f"dt {dt:.0e} ms  s/rho_s {s / rho_s:8.3f}  rho/rho_s {bp.rho / rho_s:7.3f}")
-dt 1e-10 ms  s/rho_s    0.073  rho/rho_s   1.044
-dt 1e-09 ms  s/rho_s    0.231  rho/rho_s   1.149
-dt 1e-08 ms  s/rho_s    0.730  rho/rho_s   1.624
-dt 1e-07 ms  s/rho_s    2.308  rho/rho_s   3.038
-dt 1e-06 ms  s/rho_s    7.300  rho/rho_s   6.001
-dt 1e-05 ms  s/rho_s   23.085  rho/rho_s  12.880
-dt 1e-04 ms  s/rho_s   73.001  rho/rho_s  27.677
+dt 1e-10 ms  s/rho_s    0.073  rho/rho_s   1.042
+dt 1e-09 ms  s/rho_s    0.230  rho/rho_s   1.134
+dt 1e-08 ms  s/rho_s    0.728  rho/rho_s   1.424
+dt 1e-07 ms  s/rho_s    2.303  rho/rho_s   2.305
+dt 1e-06 ms  s/rho_s    7.283  rho/rho_s   4.502
+dt 1e-05 ms  s/rho_s   23.030  rho/rho_s   9.403
+dt 1e-04 ms  s/rho_s   72.827  rho/rho_s  20.057
 
 References
 ----------
