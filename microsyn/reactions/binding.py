@@ -56,8 +56,8 @@ tends to Smoluchowski's ``4 pi D rho`` from below as ``4 pi D (rho - beta s)``; 
 it tends to the well-mixed ``p (4/3) pi rho^3 / dt``.
 
 Binding radius versus time step (Ca2+ + BAPTA-like, ``k = 400 /(mM ms)`` = ``6.6e-4 um^3/ms``,
-``D = 0.42 um^2/ms``; ``rho_s = k/(4 pi D)`` is Smoluchowski's radius; compare Andrews & Bray
-2004, Fig. 2):
+``D = 0.42 um^2/ms``; ``rho_s = k/(4 pi D)`` is Smoluchowski's radius; compare the binding radius
+versus rms step curve of Andrews & Bray 2004):
 
 >>> from microsyn.units import pair_rate_um3_per_ms
 >>> k, D = pair_rate_um3_per_ms(400.0), 0.42
@@ -65,14 +65,15 @@ Binding radius versus time step (Ca2+ + BAPTA-like, ``k = 400 /(mM ms)`` = ``6.6
 >>> for dt in (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4):
 ...     bp = binding_parameters(k, D, dt)
 ...     s = math.sqrt(2 * D * dt)
-...     print(f"dt {dt:.0e} ms  s/rho_s {s / rho_s:8.3f}  rho/rho_s {bp.rho / rho_s:7.3f}")
-dt 1e-10 ms  s/rho_s    0.073  rho/rho_s   1.042
-dt 1e-09 ms  s/rho_s    0.230  rho/rho_s   1.134
-dt 1e-08 ms  s/rho_s    0.728  rho/rho_s   1.424
-dt 1e-07 ms  s/rho_s    2.303  rho/rho_s   2.305
-dt 1e-06 ms  s/rho_s    7.283  rho/rho_s   4.502
-dt 1e-05 ms  s/rho_s   23.030  rho/rho_s   9.403
-dt 1e-04 ms  s/rho_s   72.827  rho/rho_s  20.057
+...     print(f"dt {dt:.0e} ms  s {s * 1e3:7.3f} nm  rho {bp.rho * 1e3:6.3f} nm  "
+...           f"s/rho_s {s / rho_s:7.3f}  rho/rho_s {bp.rho / rho_s:6.3f}")
+dt 1e-10 ms  s   0.009 nm  rho  0.131 nm  s/rho_s   0.073  rho/rho_s  1.042
+dt 1e-09 ms  s   0.029 nm  rho  0.143 nm  s/rho_s   0.230  rho/rho_s  1.134
+dt 1e-08 ms  s   0.092 nm  rho  0.179 nm  s/rho_s   0.728  rho/rho_s  1.424
+dt 1e-07 ms  s   0.290 nm  rho  0.290 nm  s/rho_s   2.303  rho/rho_s  2.305
+dt 1e-06 ms  s   0.917 nm  rho  0.567 nm  s/rho_s   7.283  rho/rho_s  4.502
+dt 1e-05 ms  s   2.898 nm  rho  1.183 nm  s/rho_s  23.030  rho/rho_s  9.403
+dt 1e-04 ms  s   9.165 nm  rho  2.524 nm  s/rho_s  72.827  rho/rho_s 20.057
 
 References
 ----------
@@ -82,8 +83,10 @@ resolution and single molecule detail, Phys. Biol. 1:137-151, doi:10.1088/1478-3
 R. Erban and S. J. Chapman (2009), Stochastic modelling of reaction-diffusion processes:
 algorithms for bimolecular reactions, Phys. Biol. 6:046001, doi:10.1088/1478-3975/6/4/046001.
 
-D. Siegmund (1979), Corrected diffusion approximations in certain random walk problems,
-Adv. Appl. Probab. 11:701-719, doi:10.2307/1426855 (the overshoot constant ``beta``).
+A. J. E. M. Janssen and J. S. H. van Leeuwaarden (2007), On Lerch's transcendent and the Gaussian
+random walk, Ann. Appl. Probab. 17:421-439, doi:10.1214/105051606000000781 (the constant
+``-zeta(1/2)/sqrt(2 pi)`` of Gaussian random walks; also Chang & Peres 1997, Ann. Probab.
+25:787-802).
 """
 from __future__ import annotations
 
