@@ -106,6 +106,18 @@ def test_rate_converged_against_refined_rule(s_over_rho, p):
     assert binding._scaled_rate(R, p) == pytest.approx(ref, rel=1e-4)
 
 
+def test_rate_continuous_where_the_rule_gains_a_panel():
+    """The panel breakpoints sit at fixed depths (0.5, 1.25, 2.375, ... s) below the surface, so
+    the rule gains a panel continuously; reference: the rate just below the breakpoint;
+    tolerance 1e-9 relative across it."""
+    for depth in (1.25, 2.375, 4.0625):
+        below = binding._scaled_rate(depth * (1 - 1e-11), 0.5)
+        above = binding._scaled_rate(depth * (1 + 1e-11), 0.5)
+        assert len(binding._nodes(depth * (1 + 1e-11), binding._DEFAULT_RESOLUTION)[0]) > \
+            len(binding._nodes(depth * (1 - 1e-11), binding._DEFAULT_RESOLUTION)[0])
+        assert above == pytest.approx(below, rel=1e-9)
+
+
 def test_small_steps_tend_to_smoluchowski_from_below():
     """Reference: Smoluchowski 4 pi D rho (tolerance 1e-3 at s/rho = 1e-3, always below it) and
     the small-step deficit 4 pi D (rho - beta s), beta = -zeta(1/2)/sqrt(2 pi) (tolerance 2 %
@@ -159,7 +171,7 @@ def test_rate_monotonic_in_radius_and_probability():
     for r in (0.1 * s, s, 30 * s):
         k = [simulated_pair_rate(r, p, D, dt) for p in np.geomspace(1e-3, 1, 15)]
         assert np.all(np.diff(k) > 0)
-        assert k[-1] < 4 * math.pi * D * r + 1e-300 or r < s   # never above Smoluchowski (p=1 large rho)
+        assert k[-1] < 4 * math.pi * D * r          # never above Smoluchowski's 4 pi D rho
 
 
 @pytest.mark.parametrize("k_pair", [1e-6, 6.6e-4, 0.05, 5.0])
