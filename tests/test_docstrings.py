@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["microsyn.geometry", "microsyn.simulation", "microsyn.species", "microsyn.lattice",
-           "microsyn.sources", "microsyn.recorders", "microsyn.units", "microsyn.events"]
+           "microsyn.sources", "microsyn.recorders", "microsyn.units", "microsyn.events",
+           "microsyn.reactions.spec", "microsyn.reactions.buffers", "microsyn.reactions.binding"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,6 +15,10 @@ engine
 """
 from .spec import RATE_UNITS, Reaction  # noqa: E402
 from .buffers import BUFFERS, CaBuffer, ca_buffer, excess_buffer_profile, length_constant  # noqa: E402
+from .binding import BindingParameters, binding_parameters, simulated_pair_rate, unbinding_probability  # noqa: E402
+from .fields import FieldSet  # noqa: E402
+from .engine import REACTED, ReactionEngine  # noqa: E402
 
-__all__ = ["BUFFERS", "CaBuffer", "RATE_UNITS", "Reaction", "ca_buffer", "excess_buffer_profile",
-           "length_constant"]
+__all__ = ["BUFFERS", "BindingParameters", "CaBuffer", "FieldSet", "RATE_UNITS", "REACTED", "Reaction",
+           "ReactionEngine", "binding_parameters", "ca_buffer", "excess_buffer_profile", "length_constant",
+           "simulated_pair_rate", "unbinding_probability"]
