@@ -224,3 +224,32 @@ def test_lattice_voxel_of_the_reaction_kernel_matches_the_field_set():
     lo, hi, h = np.asarray(f.lattice.lo, float), np.asarray(f.lattice.hi, float), f.spacing
     got = [lattice_voxel(p[0], p[1], p[2], lo, hi, h, *f.shape) for p in pts]
     np.testing.assert_array_equal(got, ref)
+
+
+def test_time_step_too_long_for_a_pair_reaction_says_how_short():
+    """k_pair [B] dt = 0.166 per step for an A: refused, with the dt that would do."""
+    sim = _box(n_a=1000, n_b=10000, size=1.0, dt=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.add_reaction(ms.Reaction("A + B -> C", rate=1e5))
+    with pytest.raises(TimeStepError, match=r"binds with probability .* use dt <="):
+        sim.run(1e-4)
+
+
+def test_a_binding_probability_above_one_percent_per_step_warns_with_the_numbers():
+    sim = _box(n_a=1000, n_b=10000, size=1.0, dt=1e-5)
+    sim.add_reaction(ms.Reaction("A + B -> C", rate=1e5))  # k_pair [B] dt = 0.0166
+    with pytest.warns(RuntimeWarning, match="low by about"):
+        sim.run(1e-5)
+
+
+def test_binding_radius_larger_than_a_quarter_of_the_smallest_feature_is_refused():
+    """A 20 nm thin slab with a reaction whose radius is 10 nm."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 0.02)), dt=1e-7, seed=1)
+    for n in "ABC":
+        sim.add_species(_sp(n))
+    sim.add_particles("A", [[0.5, 0.5, 0.01]])
+    sim.add_particles("B", [[0.5, 0.5, 0.011]])
+    sim.add_reaction(ms.Reaction("A + B -> C", rate=100.0, radius=0.01))
+    with pytest.raises(ReactionError, match="smallest feature"):
+        sim.run(1e-7)

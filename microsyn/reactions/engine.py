@@ -46,6 +46,10 @@ REACTED = np.int16(32767)
 #: the largest probability per step of a first-order channel (k dt) before dt is refused
 MAX_STEP_PROBABILITY = 0.1
 
+#: above this binding probability per step of a pair reaction's reactant, warn (the rate is
+#: then low by about that fraction, since a particle reacts at most once per step)
+PAIR_WARN_PROBABILITY = 0.01
+
 #: buckets of the cell list per binned particle (rounded up to a power of 2)
 BUCKETS_PER_PARTICLE = 2
 
@@ -258,6 +262,22 @@ class ReactionEngine:
                 f"radius shrinks with it) or a lower rate")
         lo, hi = sim.domain.bounds()
         vol = float(np.prod(np.asarray(hi) - np.asarray(lo)))
+        if math.isfinite(vol):
+            # the binding probability per step of one reactant: k_pair [partner] dt
+            for me, other in ((0, 1), (1, 0)):
+                n_other = sim.count(ch.reactants[other]) - (1 if ch.reactants[0] == ch.reactants[1] else 0)
+                P = ch.binding.k_pair * max(n_other, 0) / vol * sim.dt
+                if P > MAX_STEP_PROBABILITY:
+                    msg = (f"dt = {sim.dt:g} ms is too long for reaction {ch.name!r}: a {ch.reactants[me]} binds "
+                           f"with probability {P:.3g} per step at the present [{ch.reactants[other]}] (must be "
+                           f"<= {MAX_STEP_PROBABILITY}); use dt <= {sim.dt * MAX_STEP_PROBABILITY / P:.3g} ms")
+                    refuse_large_dt(msg, sim.allow_large_dt, stacklevel=5)
+                elif P > PAIR_WARN_PROBABILITY:
+                    warnings.warn(
+                        f"reaction {ch.name!r}: a {ch.reactants[me]} binds with probability {P:.3g} per step; "
+                        f"each particle reacts at most once per step, so the simulated rate is low by about "
+                        f"that fraction. Use dt <= {sim.dt * PAIR_WARN_PROBABILITY / P:.3g} ms for 1 %",
+                        RuntimeWarning, stacklevel=5)
         for s in set(ch.reactants):
             n = sim.count(s)
             if n > 1 and math.isfinite(vol):
