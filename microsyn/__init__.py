@@ -22,7 +22,8 @@ from .errors import (
 from .events import OffGridTimeError
 from .geometry import Box, Cylinder, Domain, HalfSpace, Mesh, Slab, Sphere, list_meshes, load_mesh
 from .lattice import Lattice
-from .recorders import At, Count, Every, HeightProfile, MeanSquaredDisplacement, RadialProfile, Snapshot
+from .recorders import (At, Count, Every, HeightProfile, MeanSquaredDisplacement, RadialProfile, ReactionCount,
+                        Snapshot)
 from .simulation import Simulation
 from .sources import FluxSource, PointRelease, UniformFill
 from .species import STANDARD_SPECIES, Species, SpeciesTable, get_species
@@ -40,7 +41,7 @@ __all__ = [
     "SynapticCoupling", "channels", "gating", "membrane", "reactions", "synapse", "units",
     "At", "Box", "Count", "Cylinder", "Domain", "DomainEscapeError", "Every", "FluxSource",
     "GeometryError", "HalfSpace", "HeightProfile", "Lattice", "MeanSquaredDisplacement", "Mesh",
-    "MeshError", "MicrosynError", "ParameterError", "PointRelease", "RadialProfile",
+    "MeshError", "MicrosynError", "ParameterError", "PointRelease", "RadialProfile", "ReactionCount",
     "STANDARD_SPECIES", "ScenarioError", "Simulation", "Slab", "Snapshot", "Species",
     "SpeciesTable", "Sphere", "TimeStepError", "UniformFill", "UnknownSpeciesError",
     "get_species", "list_meshes", "load_mesh",

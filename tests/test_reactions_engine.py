@@ -253,3 +253,24 @@ def test_binding_radius_larger_than_a_quarter_of_the_smallest_feature_is_refused
     sim.add_reaction(ms.Reaction("A + B -> C", rate=100.0, radius=0.01))
     with pytest.raises(ReactionError, match="smallest feature"):
         sim.run(1e-7)
+
+
+def test_reaction_count_recorder_in_a_region_counts_the_events_there():
+    """A -> B with immobile particles: ReactionCount in the lower half equals the B made there,
+    and without a region the total; an unknown reaction name is refused."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-4, seed=6)
+    sim.add_species(_sp("A"), D=0.0)
+    sim.add_species(_sp("B"), D=0.0)
+    sim.add_particles("A", np.random.default_rng(3).uniform(0, 1, (2000, 3)))
+    rx = sim.add_reaction(ms.Reaction("A -> B", rate=10.0))
+    lower = ms.Box((0, 0, 0), (1, 1, 0.5))
+    rec_in = sim.add_recorder(ms.ReactionCount(rx, region=lower), trigger=0.01)
+    rec_all = sim.add_recorder(ms.ReactionCount("A -> B"), trigger=0.01)
+    sim.run(0.05)
+    n_low = int(np.count_nonzero(lower.contains(sim.positions("B"))))
+    assert rec_in.data[-1] == n_low > 0
+    assert rec_all.data[-1] == sim.count("B") > n_low
+    assert np.all(np.diff(rec_all.data) >= 0)
+    bad = sim.add_recorder(ms.ReactionCount("A -> C"), trigger=0.01)
+    with pytest.raises(ms.ParameterError, match="no reaction named"):
+        bad.record(sim)

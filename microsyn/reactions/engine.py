@@ -136,6 +136,7 @@ class ZerothOrderSource:
         while out.shape[0] < m:
             cand = self._place.uniform(self.lo, self.hi, size=(2 * (m - out.shape[0]) + 16, 3))
             out = np.concatenate([out, cand[self._accept(self._sim, cand)]])
+        self._sim.reactions._tally(self.channel.name, out[:m])
         return out[:m]
 
 
@@ -163,6 +164,9 @@ class ReactionEngine:
         self._tables = None
         self._sources: list = []
         self.timings = dict(pairs=0.0, first_order=0.0, products=0.0, fields=0.0)
+        #: events per watched (reaction name, region) since it was watched (see :meth:`watch`)
+        self.region_counts: list[int] = []
+        self._watched: list[tuple[str, object]] = []
         self._field_clock = 0
 
     # ------------------------------------------------------------------ specs
@@ -191,6 +195,24 @@ class ReactionEngine:
                     f"reaction {reaction.name!r}: species {s!r} is not in this simulation; add it "
                     f"first with sim.add_species({s!r}, ...) (kind='particles' or kind='field')")
         return kinds
+
+    def watch(self, name: str, region) -> int:
+        """Start counting the events of reaction ``name`` inside ``region`` (a Shape); returns the
+        index into :attr:`region_counts`."""
+        from ..errors import ParameterError
+
+        if name not in self.counts:
+            raise ParameterError(f"no reaction named {name!r} in this simulation; known: {sorted(self.counts)}")
+        if not hasattr(region, "contains"):
+            raise ParameterError(f"region must be a shape with contains(points), got {region!r}")
+        self._watched.append((name, region))
+        self.region_counts.append(0)
+        return len(self._watched) - 1
+
+    def _tally(self, name, sites):
+        for k, (wn, region) in enumerate(self._watched):
+            if wn == name and sites.shape[0]:
+                self.region_counts[k] += int(np.count_nonzero(region.contains(sites)))
 
     @property
     def active(self) -> bool:
@@ -558,6 +580,12 @@ class ReactionEngine:
                 ps.state[j] = REACTED
             if cell is not None:  # the field reactant loses one molecule per event
                 fields.add_molecules(fields.index(c.field_reactant), cell, -np.ones(m))
+            if self._watched:
+                if j is not None:
+                    wa, wb = c.weights
+                    self._tally(c.name, wa * xi + wb * xj)
+                else:
+                    self._tally(c.name, xi)
             parts = [(s, k) for s, k in zip(c.products, c.kinds_out)]
             if c.kind == "pair" and len(parts) == 1:
                 wa, wb = c.weights
@@ -634,6 +662,8 @@ class ReactionEngine:
         if cells.size == 0:
             return
         self.counts[c.name] += cells.size
+        if self._watched:
+            self._tally(c.name, f.sample_in_voxels(cells, np.full((cells.size, 3), 0.5)))
         for s in c.reactants:
             f.add_molecules(f.index(s), cells, -np.ones(cells.size))
         for s, kind in zip(c.products, c.kinds_out):
