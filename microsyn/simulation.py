@@ -568,14 +568,15 @@ class Simulation:
             return
         self.reactions.compile()
         pending = False  # reacted particles wait (state REACTED, skipped by every kernel) until the end
+        args = self._kernel_args(cg)
         for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
-            self._diffuse(1, cg, check=False)
+            self._diffuse(1, cg, check=False, args=args)
             t0 = _time.perf_counter()
             prev = self._set_threads(self.particles.n)
             try:
                 consumed = self.reactions.after_step(self.step - 1)
             finally:
-                _numba().set_num_threads(prev)
+                _restore_threads(prev)
             t1 = _time.perf_counter()
             self.timings["reactions"] = self.timings.get("reactions", 0.0) + t1 - t0
             pending = pending or consumed > 0
@@ -594,11 +595,12 @@ class Simulation:
         PARALLEL_MIN_PARTICLES); returns the previous count, to restore."""
         numba = _numba()
         prev = numba.get_num_threads()
-        want = 1 if n < PARALLEL_MIN_PARTICLES else (self.threads or prev)
-        numba.set_num_threads(min(want, numba.config.NUMBA_NUM_THREADS))
+        want = min(1 if n < PARALLEL_MIN_PARTICLES else (self.threads or prev), numba.config.NUMBA_NUM_THREADS)
+        if want != prev:
+            numba.set_num_threads(want)
         return prev
 
-    def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool):
+    def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool, args=None):
         from ._kernels import brownian as kb
 
         ps = self.particles
@@ -628,7 +630,7 @@ class Simulation:
         if ps.n == 0:
             self.step += nsteps
             return
-        sigma, Ddt, margin = self._kernel_args(cg)
+        sigma, Ddt, margin = args if args is not None else self._kernel_args(cg)
         block = BLOCK_SIZE
         counters = np.zeros(((ps.n + block - 1) // block, kb.N_COUNTERS), np.int64)
         prev_threads = self._set_threads(ps.n)
@@ -645,7 +647,7 @@ class Simulation:
                 zx, zr = _rng.ziggurat_tables()
                 kb.step_exact(*common, zx, zr, *cg.kernel_args(), block, counters)
         finally:
-            _numba().set_num_threads(prev_threads)
+            _restore_threads(prev_threads)
         t2 = _time.perf_counter()
         tm["kernel"] += t2 - t1
         self.stats["kernel_calls"] = self.stats.get("kernel_calls", 0) + 1
@@ -687,8 +689,12 @@ class Simulation:
         cg = cg or self._compiled or self._compile()
         ps = self.particles
         idx = np.zeros(8, np.int64)
-        n_out = count_outside(ps.x, ps.y, ps.z, ps.species, ps.state, cg.kind, cg.role, cg.active,
-                              cg.par, cg.sdf, cg.mesh_meta, 10 * INSIDE_TOL, idx)
+        prev = self._set_threads(ps.n)  # one thread for few particles (a parallel region costs more)
+        try:
+            n_out = count_outside(ps.x, ps.y, ps.z, ps.species, ps.state, cg.kind, cg.role, cg.active,
+                                  cg.par, cg.sdf, cg.mesh_meta, 10 * INSIDE_TOL, idx)
+        finally:
+            _restore_threads(prev)
         if n_out:
             i = int(idx[0])
             raise DomainEscapeError(
@@ -708,6 +714,12 @@ def _numba():
     import numba
 
     return numba
+
+
+def _restore_threads(n: int) -> None:
+    numba = _numba()
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
 
 
 def _progress_wanted(progress) -> bool:
