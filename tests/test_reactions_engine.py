@@ -274,3 +274,52 @@ def test_reaction_count_recorder_in_a_region_counts_the_events_there():
     bad = sim.add_recorder(ms.ReactionCount("A -> C"), trigger=0.01)
     with pytest.raises(ms.ParameterError, match="no reaction named"):
         bad.record(sim)
+
+
+def _geometries():
+    yield "box", ms.Box((0, 0, 0), (0.3, 0.3, 0.3))
+    yield "sphere", ms.Sphere((0, 0, 0), 0.15)
+    yield "cylinder", ms.Cylinder((0, 0, 0), radius=0.1, length=0.4)
+    yield "hemisphere", ms.Domain(ms.Sphere((0, 0, 0), 0.15), holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1))])
+    yield "box minus sphere", ms.Domain(ms.Box((-0.15,) * 3, (0.15,) * 3), holes=[ms.Sphere((0, 0, 0), 0.08)])
+    yield "mesh", ms.Mesh("sphere", scale=0.3)
+
+
+@pytest.mark.parametrize("name, geom", list(_geometries()), ids=[g[0] for g in _geometries()])
+def test_reacting_particles_stay_inside_every_geometry_and_conserve_mass(name, geom):
+    """A + B <-> C, C -> A + B products placed in the binding ball near walls, A + A -> D and
+    D -> A + A (immediate dissociation at one point): after the run no particle is outside (the
+    escape check passes), A + C + 2 D and B + C are conserved, and every reaction happened."""
+    sim = ms.Simulation(geom, dt=2e-6, seed=7)
+    for n in ("A", "B", "C", "D"):
+        sim.add_species(_sp(n, D=0.3))
+    lo, hi = geom.bounds()
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(lo, hi, (8000, 3))
+    pts = pts[geom.contains(pts)]
+    half = pts.shape[0] // 2
+    sim.add_particles("A", pts[:half])
+    sim.add_particles("B", pts[half:2 * half])
+    sim.add_reaction(ms.Reaction("A + B <-> C", rate=3000.0, reverse_rate=500.0))
+    sim.add_reaction(ms.Reaction("A + A <-> D", rate=1000.0, reverse_rate=200.0))
+    sim.run(4e-4)
+    a, b, c, d = (sim.count(s) for s in "ABCD")
+    assert a + c + 2 * d == half and b + c == half
+    counts = sim.reaction_counts
+    assert all(v > 0 for v in counts.values()), counts
+    sim.assert_no_escapes()
+
+
+def test_checkpoint_continues_a_run_with_fields_bitwise(tmp_path):
+    """Particles reacting with a lattice field and field births: save, load, continue."""
+    sim = _field_sim()
+    sim.fill("F", 1.0)
+    sim.add_particles("A", np.random.default_rng(0).uniform(0, 0.4, (2000, 3)))
+    sim.add_reaction(ms.Reaction("A + F <-> AF", rate=200.0, reverse_rate=20.0))
+    sim.run(2e-3)
+    again = ms.Simulation.load(sim.save(tmp_path / "f.ckpt"))
+    sim.run(4e-3)
+    again.run(4e-3)
+    assert sim.reaction_counts == again.reaction_counts
+    np.testing.assert_array_equal(sim.positions(), again.positions())
+    np.testing.assert_array_equal(sim.fields.conc, again.fields.conc)
