@@ -3,7 +3,9 @@
 Shows
 -----
 Numbers from the full mode (``python demos/11_buffered_nanodomain.py``, seeds fixed in
-:func:`settings`).
+:func:`settings`). Temperature: none is modelled; the chelators' rates and the diffusion
+coefficients are the values of Naraghi & Neher (1997) used as given (their temperature is not
+re-checked here), not Q10-scaled.
 
 1. One open Ca2+ channel (0.2 pA, 624 Ca2+ per ms, Poisson entry at the pore) in a flat
    membrane (z = 0, reflecting); the cytoplasm above it is a hemisphere of radius R = 300 nm
@@ -14,9 +16,9 @@ Numbers from the full mode (``python demos/11_buffered_nanodomain.py``, seeds fi
    molecule from the Ca2+'s voxel (:mod:`microsyn.reactions.engine`). Rates and D of the
    chelators from :func:`microsyn.reactions.ca_buffer` (Naraghi & Neher 1997): 10 mM EGTA
    (k_on = 10.5 /(mM ms)) and 1 mM BAPTA (k_on = 400 /(mM ms)), the classic pair of the
-   experiments (k_on B = 105 and 400 /ms; free Ca2+ lifetimes 9.5 and 2.5 us). The chelator is kept at its bulk value in the
-   outermost 30 nm (reset every 10 us): the buffer of the rest of the cell, which replaces the
-   free chelator carried off by the complexes.
+   experiments (k_on B = 105 and 400 /ms; free Ca2+ lifetimes 9.5 and 2.5 us). The chelator is
+   kept at its bulk value in the outermost 30 nm (reset every 10 us): the buffer of the rest of
+   the cell, which replaces the free chelator carried off by the complexes.
 2. Steady radial profiles of free Ca2+ (figure ``radial_profiles.png``), time averages of the
    ions' distances from the pore in hemispherical shells from 5 to 100 nm, after a warm-up of
    0.4 ms (no buffer; 10 relaxation times R^2 / (pi^2 D)), 0.1 ms (EGTA) and 25 us (BAPTA; 10
@@ -28,7 +30,9 @@ Numbers from the full mode (``python demos/11_buffered_nanodomain.py``, seeds fi
    sigma / (2 pi D) (1/r - 1/R). Simulation / theory at 10, 20 and 50 nm: no buffer
    1.07 +- 0.06, 1.03 +- 0.04, 1.04 +- 0.04; EGTA 1.01 +- 0.06, 1.02 +- 0.06, 0.94 +- 0.04;
    BAPTA 0.99 +- 0.04, 1.01 +- 0.04, 0.99 +- 0.04 (+- one standard error); over all nine shells
-   the largest deviation is 7.5 %, within two standard errors of the shell. Free [Ca2+] at
+   of each condition the largest deviation is 7.5 %, and none is more than 1.7 standard errors
+   (the unbuffered shells are all 2-7 % high together: they count the same ions, so their errors
+   are correlated). Free [Ca2+] at
    20 nm: 34.6 uM (no buffer), 25.0 uM (EGTA), 16.1 uM (BAPTA); at 50 nm 12.4, 4.7 and 1.8 uM.
 3. Where the chelators capture Ca2+ (figure, right): the distance from the pore of each new
    complex (seen within 20 ns of its formation), against the linearised capture density
@@ -44,12 +48,13 @@ Numbers from the full mode (``python demos/11_buffered_nanodomain.py``, seeds fi
    bright when just formed and dimmer over 8 us; small pale squares mark every capture site so
    far; a white ring and faint dome of radius lambda; the pore (red); a 25 nm grid on the
    membrane; a 50 nm scale bar. Each panel counts the free ions, the ions that entered and the
-   captures within 50 nm. Without buffer every ion stays free and wanders out of the view; with
-   EGTA about five are free at a time and are captured tens of nanometres out (12 of 32 captures
-   within 50 nm, 38 %); with BAPTA one or two are free and 21 of 33 captures (64 %) are within
-   50 nm, next to the pore. Ions are drawn larger than they are.
+   captures within 50 nm. Without buffer no ion is captured: the 33 that entered wander out of
+   the view (5 of them reach the absorbing surface 300 nm away); with EGTA about six are free at
+   a time (624 /ms x 9.5 us) and most are captured beyond 50 nm (12 of 32 captures within 50 nm,
+   38 %), so the complexes appear all over the view; with BAPTA one or two are free and 21 of 33
+   captures (64 %) are within 50 nm, around the pore. Ions are drawn larger than they are.
 
-Outputs in ``--out``: the movie, three PNG frames (10, 30 and 60 us), ``radial_profiles.png``
+Outputs in ``--out``: the movie, three PNG frames (10.2, 30.2 and 60 us), ``radial_profiles.png``
 and ``summary.json`` (what :func:`main` returns). The full mode takes about 5 minutes on a busy
 2-core machine (half simulation, half rendering); ``--fast`` about 30 s (short sampling,
 12 small frames over 6 us).

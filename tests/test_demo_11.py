@@ -56,6 +56,13 @@ def test_demo_11_theory_helpers_match_closed_forms():
         area = quad(lambda x: x / lam ** 2 * math.exp(-x / lam), 0.0, r)[0]
         assert mod.capture_cdf(r, lam) == pytest.approx(area, rel=1e-9)
     assert mod.capture_cdf(0.05, lam) == pytest.approx(0.63, abs=0.01)
+    # the docstring names the defaults it reports
+    doc = " ".join(mod.__doc__.split())
+    full = mod.settings(False)
+    assert f"dt = {full['dt_ms'] * 1e6:g} ns" in doc and f"R = {full['R_um'] * 1e3:g} nm" in doc
+    assert f"{full['n_frames']} frames at {full['fps']} fps" in doc and f"{full['current_pA']:g} pA" in doc
+    assert "10 mM EGTA" in doc and "1 mM BAPTA" in doc
+    assert [(c[2], c[3]) for c in mod.CONDITIONS] == [(None, 0.0), ("EGTA", 10.0), ("BAPTA", 1.0)]
     # the shells that give the ratios at 10, 20 and 50 nm are shells of the profile
     for lo_nm, hi_nm in mod.RATIO_SHELLS_NM.values():
         i = int(np.flatnonzero(mod.EDGES_NM == lo_nm)[0])
