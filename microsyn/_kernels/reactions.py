@@ -11,12 +11,13 @@ of a step do not depend on the thread count or on the order particles are stored
 
 Cell list: for each pair reaction A + B one species is binned (B) and the other searches (A);
 for A + A both. Binned particles go into cubic cells of side ``h`` >= the largest binding
-radius, hashed into ``2**bits`` buckets (so the memory does not depend on the domain's size),
-with their positions copied in bucket order so that a bucket is read contiguously. A searching
-particle looks only at the cells within one binding radius of it (one cell, unless it is near a
-cell face), skips a bucket it has already seen (two cells may share a bucket), and checks the
-true distance, so hash collisions cost time, never correctness. Each unordered pair is examined
-once.
+radius on a grid over the bounding box of the reacting particles (about one binned particle
+per cell, so memory follows the particles, not the domain), with their positions copied in
+cell order so that a cell is read contiguously; the searchers are taken in cell order too, so
+consecutive searches read neighbouring memory (in random order each search cost several cache
+misses). A searching particle looks only at the cells within one binding radius of it (one
+cell, unless it is near a cell face) and checks the true distance. Each unordered pair is
+examined once.
 """
 from __future__ import annotations
 
@@ -30,9 +31,6 @@ from .random import GAMMA, STREAM_USER, counter_hash, mix64, next_hash, particle
 
 _PAIR_C = np.uint64(0xA24BAED4963EE407)
 _RX_C = np.uint64(0x9FB21C651E98DF25)
-_H1 = np.int64(73856093)
-_H2 = np.int64(19349663)
-_H3 = np.int64(83492791)
 
 
 @nb.njit(inline="always", **JIT)
@@ -44,38 +42,67 @@ def pair_uniform(seed_key, pid_a, pid_b, step, r):
     return u01(mix64(k + np.uint64(step) * GAMMA + (np.uint64(r) + np.uint64(1)) * _RX_C))
 
 
+@nb.njit(**JIT)
+def member_bounds(x, y, z, species, state, n, member, lo, hi):
+    """lo, hi = the bounding box [um] of the live particles whose species is a ``member``;
+    returns how many there are."""
+    m = 0
+    for a in range(3):
+        lo[a] = np.inf
+        hi[a] = -np.inf
+    for i in range(n):
+        if state[i] != 0 or member[species[i]] == 0:
+            continue
+        m += 1
+        lo[0] = min(lo[0], x[i])
+        hi[0] = max(hi[0], x[i])
+        lo[1] = min(lo[1], y[i])
+        hi[1] = max(hi[1], y[i])
+        lo[2] = min(lo[2], z[i])
+        hi[2] = max(hi[2], z[i])
+    return m
+
+
 @nb.njit(inline="always", **JIT)
-def _bucket(ix, iy, iz, mask):
-    return ((ix * _H1) ^ (iy * _H2) ^ (iz * _H3)) & mask
+def _cell_of(x, y, z, lo, inv_h, dims):
+    ix = min(max(np.int64(math.floor((x - lo[0]) * inv_h)), 0), dims[0] - 1)
+    iy = min(max(np.int64(math.floor((y - lo[1]) * inv_h)), 0), dims[1] - 1)
+    iz = min(max(np.int64(math.floor((z - lo[2]) * inv_h)), 0), dims[2] - 1)
+    return ix, iy, iz
 
 
 @nb.njit(**JIT_PARALLEL)
-def cell_keys(x, y, z, species, state, n, binned, inv_h, mask, keys):
-    """keys[i] = hashed bucket of particle i's cell, or -1 if its species is not binned (or it
-    has ended)."""
+def cell_keys(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, keys, skeys):
+    """keys[i] = the cell (linear index over the grid of ``dims`` cells of side 1/inv_h from
+    ``lo``) of particle i if its species is binned, else -1; skeys[i] the same for searchers."""
     for i in nb.prange(n):
-        if state[i] != 0 or binned[species[i]] == 0:
-            keys[i] = -1
-        else:
-            ix = np.int64(math.floor(x[i] * inv_h))
-            iy = np.int64(math.floor(y[i] * inv_h))
-            iz = np.int64(math.floor(z[i] * inv_h))
-            keys[i] = _bucket(ix, iy, iz, mask)
+        keys[i] = -1
+        skeys[i] = -1
+        s = species[i]
+        if state[i] != 0 or (binned[s] == 0 and searcher[s] == 0):
+            continue
+        ix, iy, iz = _cell_of(x[i], y[i], z[i], lo, inv_h, dims)
+        c = (ix * dims[1] + iy) * dims[2] + iz
+        if binned[s] != 0:
+            keys[i] = c
+        if searcher[s] != 0:
+            skeys[i] = c
 
 
 @nb.njit(**JIT)
-def counting_sort(keys, x, y, z, species, n, n_buckets, start, items, sx, sy, sz, ssp):
-    """CSR of particles by bucket: items[start[b]:start[b+1]] are the particles in bucket b, in
+def counting_sort(keys, x, y, z, species, n, n_cells, start, items, sx, sy, sz, ssp):
+    """CSR of particles by cell: items[start[c]:start[c+1]] are the particles in cell c, in
     increasing index order, and sx, sy, sz, ssp their positions and species in the same order
-    (so a bucket is read contiguously). Returns the number of binned particles."""
+    (so a cell is read contiguously, and neighbouring cells lie near each other in memory).
+    Returns the number of binned particles."""
     start[:] = 0
     for i in range(n):
         k = keys[i]
         if k >= 0:
             start[k + 1] += 1
-    for b in range(n_buckets):
+    for b in range(n_cells):
         start[b + 1] += start[b]
-    fill = start[:n_buckets].copy()
+    fill = start[:n_cells].copy()
     for i in range(n):
         k = keys[i]
         if k >= 0:
@@ -86,66 +113,79 @@ def counting_sort(keys, x, y, z, species, n, n_buckets, start, items, sx, sy, sz
             sz[t] = z[i]
             ssp[t] = species[i]
             fill[k] = t + 1
-    return start[n_buckets]
+    return start[n_cells]
+
+
+@nb.njit(**JIT)
+def order_by_cell(skeys, x, y, z, species, n, n_cells, out, qx, qy, qz, qsp):
+    """The searching particles in the order of their cells (a counting sort), with their
+    positions and species copied in that order (qx, qy, qz, qsp); returns how many."""
+    cnt = np.zeros(n_cells + 1, np.int64)
+    for i in range(n):
+        if skeys[i] >= 0:
+            cnt[skeys[i] + 1] += 1
+    for b in range(n_cells):
+        cnt[b + 1] += cnt[b]
+    m = 0
+    for i in range(n):
+        k = skeys[i]
+        if k >= 0:
+            t = cnt[k]
+            out[t] = i
+            qx[t] = x[i]
+            qy[t] = y[i]
+            qz[t] = z[i]
+            qsp[t] = species[i]
+            cnt[k] = t + 1
+            m += 1
+    return m
 
 
 @nb.njit(**JIT_PARALLEL)
-def find_pairs(x, y, z, pid, species, state, n, searcher, binned, start, items, sx, sy, sz, ssp, inv_h, mask,
-               ns, pair_first, rx_next, rho2, p, rho_max, seed_key, step, block, out_i, out_j, out_r, out_u,
-               out_count):
+def find_pairs(qx, qy, qz, pid, qsp, order, n_search, searcher, binned, start, items, sx, sy, sz, ssp, lo,
+               inv_h, dims, ns, pair_first, rx_next, rho2, p, rho_max, seed_key, step, block, out_i, out_j, out_r,
+               out_u, out_count):
     """Proposed pair reactions of one step.
 
-    Particles of a ``searcher`` species look for partners among the binned ones. A pair (i, j)
-    is examined once: by i, when i's species searches and j's is binned, unless j's species
-    also searches and i's is binned and j < i (then by j). For each reaction r of the species
-    pair (``pair_first[s_i * ns + s_j]``, then ``rx_next[r]``) with |x_i - x_j| < rho_r, the
-    pair is proposed when its :func:`pair_uniform` u < p[r]. Block b of ``block`` particles
-    writes its proposals at [b * cap, ...) of the out arrays (cap = len(out_i) // number of
-    blocks) and their number to out_count[b]; a count above cap means the buffer was too small
-    (the caller retries with a larger one).
+    The searching particles ``order[:n_search]`` (in cell order; their positions and species
+    ``qx, qy, qz, qsp`` in that order) look for partners among the
+    binned ones. A pair (i, j) is examined once: by i, when i's species searches and j's is
+    binned, unless j's species also searches and i's is binned and j < i (then by j). For each
+    reaction r of the species pair (``pair_first[s_i * ns + s_j]``, then ``rx_next[r]``) with
+    |x_i - x_j| < rho_r, the pair is proposed when its :func:`pair_uniform` u < p[r]. Block b
+    of ``block`` searchers writes its proposals at [b * cap, ...) of the out arrays (cap =
+    len(out_i) // number of blocks) and their number to out_count[b]; a count above cap means
+    the buffer was too small (the caller retries with a larger one).
     """
-    nblocks = (n + block - 1) // block
-    cap = out_i.shape[0] // nblocks
+    nblocks = (n_search + block - 1) // block
+    cap = out_i.shape[0] // max(nblocks, 1)
     h = 1.0 / inv_h
+    rm2 = rho_max * rho_max
     for b in nb.prange(nblocks):
-        seen = np.empty(27, np.int64)
         c = 0
         base = b * cap
-        for i in range(b * block, min(n, (b + 1) * block)):
-            si = species[i]
-            if state[i] != 0 or searcher[si] == 0:
-                continue
+        for q in range(b * block, min(n_search, (b + 1) * block)):
+            i = order[q]
+            si = qsp[q]
             both = binned[si] != 0
-            xi = x[i]
-            yi = y[i]
-            zi = z[i]
-            fx = math.floor(xi * inv_h)
-            fy = math.floor(yi * inv_h)
-            fz = math.floor(zi * inv_h)
-            ix = np.int64(fx)
-            iy = np.int64(fy)
-            iz = np.int64(fz)
+            xi = qx[q]
+            yi = qy[q]
+            zi = qz[q]
+            ix, iy, iz = _cell_of(xi, yi, zi, lo, inv_h, dims)
             # neighbour cells only where the particle is within rho_max of a cell face
-            x0 = ix - 1 if xi - fx * h < rho_max else ix
-            x1 = ix + 1 if (fx + 1.0) * h - xi < rho_max else ix
-            y0 = iy - 1 if yi - fy * h < rho_max else iy
-            y1 = iy + 1 if (fy + 1.0) * h - yi < rho_max else iy
-            z0 = iz - 1 if zi - fz * h < rho_max else iz
-            z1 = iz + 1 if (fz + 1.0) * h - zi < rho_max else iz
-            nseen = 0
+            fx = lo[0] + ix * h
+            fy = lo[1] + iy * h
+            fz = lo[2] + iz * h
+            x0 = ix - 1 if (xi - fx < rho_max and ix > 0) else ix
+            x1 = ix + 1 if (fx + h - xi < rho_max and ix < dims[0] - 1) else ix
+            y0 = iy - 1 if (yi - fy < rho_max and iy > 0) else iy
+            y1 = iy + 1 if (fy + h - yi < rho_max and iy < dims[1] - 1) else iy
+            z0 = iz - 1 if (zi - fz < rho_max and iz > 0) else iz
+            z1 = iz + 1 if (fz + h - zi < rho_max and iz < dims[2] - 1) else iz
             for cx in range(x0, x1 + 1):
                 for cy in range(y0, y1 + 1):
                     for cz in range(z0, z1 + 1):
-                        bk = _bucket(cx, cy, cz, mask)
-                        dup = False
-                        for q in range(nseen):
-                            if seen[q] == bk:
-                                dup = True
-                                break
-                        if dup:
-                            continue
-                        seen[nseen] = bk
-                        nseen += 1
+                        bk = (cx * dims[1] + cy) * dims[2] + cz
                         for t in range(start[bk], start[bk + 1]):
                             sj = ssp[t]
                             r = pair_first[si * ns + sj]
@@ -155,7 +195,7 @@ def find_pairs(x, y, z, pid, species, state, n, searcher, binned, start, items, 
                             dy = sy[t] - yi
                             dz = sz[t] - zi
                             d2 = dx * dx + dy * dy + dz * dz
-                            if d2 >= rho_max * rho_max:
+                            if d2 >= rm2:
                                 continue
                             j = items[t]
                             if j == i or (both and searcher[sj] != 0 and j < i):

@@ -456,24 +456,36 @@ class ReactionEngine:
         t = self._tables
         n = ps.n
         rho_max = t["rho_max"]
-        # cells: at least the binding radius, and about one binned particle per cell
-        lo, hi = sim.domain.bounds()
+        member = (t["binned"] | t["searcher"]).astype(np.uint8)
+        lo, hi = np.empty(3), np.empty(3)
+        m_all = kr.member_bounds(ps.x, ps.y, ps.z, ps.species, ps.state, n, member, lo, hi)
         nb = int(np.count_nonzero(t["binned"][ps.species]))
-        h = rho_max
-        if nb and np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
-            h = max(rho_max, (float(np.prod(np.asarray(hi) - lo)) / nb) ** (1.0 / 3.0))
-        bits = max(4, int(math.ceil(math.log2(max(nb, 1) * BUCKETS_PER_PARTICLE))))
-        n_buckets = 1 << bits
+        if m_all == 0 or nb == 0:
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        # cells: at least the binding radius, about one binned particle per cell
+        ext = np.maximum(hi - lo, rho_max)
+        h = max(rho_max, (float(np.prod(ext)) / nb) ** (1.0 / 3.0))
+        dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
+        while int(np.prod(dims)) > 8 * nb + 64:  # a thin cloud: coarser cells
+            h *= 1.5
+            dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
+        n_cells = int(np.prod(dims))
         keys = np.empty(n, np.int64)
-        kr.cell_keys(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], 1.0 / h, n_buckets - 1, keys)
-        start = np.empty(n_buckets + 1, np.int64)
-        m = max(nb, 1)
-        items = np.empty(m, np.int64)
-        sx, sy, sz = np.empty(m), np.empty(m), np.empty(m)
-        ssp = np.empty(m, ps.species.dtype)
-        kr.counting_sort(keys, ps.x, ps.y, ps.z, ps.species, n, n_buckets, start, items, sx, sy, sz, ssp)
+        skeys = np.empty(n, np.int64)
+        kr.cell_keys(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], t["searcher"], lo, 1.0 / h, dims,
+                     keys, skeys)
+        start = np.empty(n_cells + 1, np.int64)
+        items = np.empty(nb, np.int64)
+        sx, sy, sz = np.empty(nb), np.empty(nb), np.empty(nb)
+        ssp = np.empty(nb, ps.species.dtype)
+        kr.counting_sort(keys, ps.x, ps.y, ps.z, ps.species, n, n_cells, start, items, sx, sy, sz, ssp)
+        order = np.empty(n, np.int64)
+        qx, qy, qz = np.empty(n), np.empty(n), np.empty(n)
+        qsp = np.empty(n, ps.species.dtype)
+        n_search = kr.order_by_cell(skeys, ps.x, ps.y, ps.z, ps.species, n, n_cells, order, qx, qy, qz, qsp)
         block = 2048
-        nblocks = (n + block - 1) // block
+        nblocks = max(1, (n_search + block - 1) // block)
         cap = 16
         while True:
             out_i = np.empty(nblocks * cap, np.int64)
@@ -481,9 +493,10 @@ class ReactionEngine:
             out_r = np.empty(nblocks * cap, np.int64)
             out_u = np.empty(nblocks * cap)
             out_count = np.zeros(nblocks, np.int64)
-            kr.find_pairs(ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, n, t["searcher"], t["binned"], start,
-                          items, sx, sy, sz, ssp, 1.0 / h, n_buckets - 1, len(sim.species), t["pair_first"], t["rx_next"], t["rho2"], t["p"],
-                          rho_max, sim._seed_key, step, block, out_i, out_j, out_r, out_u, out_count)
+            kr.find_pairs(qx, qy, qz, ps.pid, qsp, order, n_search, t["searcher"], t["binned"], start,
+                          items, sx, sy, sz, ssp, lo, 1.0 / h, dims, len(sim.species), t["pair_first"],
+                          t["rx_next"], t["rho2"], t["p"], rho_max, sim._seed_key, step, block, out_i, out_j,
+                          out_r, out_u, out_count)
             if out_count.max(initial=0) <= cap:
                 break
             cap = int(out_count.max()) * 2
@@ -496,7 +509,7 @@ class ReactionEngine:
         order = np.lexsort((ps.pid[pj], ps.pid[pi], pu)).astype(np.int64)
         accepted = np.zeros(pi.size, np.uint8)
         kr.accept_proposals(order, pi, pj, taken, accepted)
-        keep = accepted.astype(bool)
+        keep = order[accepted[order].astype(bool)]  # in priority order: canonical, whatever the cell grid
         return pi[keep], pj[keep], pr[keep]
 
     def _first_order(self, step, taken):
