@@ -128,6 +128,16 @@ class ParticleStore:
         self.last_removed_species = removed_species
         return removed_states
 
+    def permute(self, order: np.ndarray) -> None:
+        """Reorder the particles (all arrays, free radii included): particle ``order[k]`` becomes
+        particle k. Ids, and so every random number, stay with their particles."""
+        order = np.asarray(order, np.int64)
+        if order.shape != (self.n,):
+            raise ParameterError(f"order must be a permutation of {self.n} indices")
+        for name in _ARRAYS:
+            arr = getattr(self, name)
+            arr[: self.n] = arr[: self.n][order]
+
     def count(self, species_index: int | None = None) -> int:
         if species_index is None:
             return self.n

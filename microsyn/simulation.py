@@ -21,6 +21,11 @@ from .species import Species, SpeciesTable
 
 GAUSSIAN_METHODS = ("table", "exact")
 
+#: with reactions, the particles are put in spatial order every this many steps (at global step
+#: multiples, so a run gives the same whatever its cuts): the reaction pass then reads memory
+#: near what it read last (in random order, each particle cost several cache misses)
+SORT_EVERY_STEPS = 64
+
 
 class Simulation:
     """Brownian dynamics of ions and molecules in a domain, on an integer step clock.
@@ -570,6 +575,8 @@ class Simulation:
         pending = False  # reacted particles wait (state REACTED, skipped by every kernel) until the end
         args = self._kernel_args(cg)
         for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
+            if self.step % SORT_EVERY_STEPS == 0:
+                self.reactions.sort_particles()
             self._diffuse(1, cg, check=False, args=args)
             t0 = _time.perf_counter()
             prev = self._set_threads(self.particles.n)

@@ -448,6 +448,29 @@ class ReactionEngine:
         self.timings["fields"] += _time.perf_counter() - t3
         return consumed
 
+    def sort_particles(self) -> None:
+        """Put the particles in spatial order (cells of about one particle, x-major) so that the
+        reaction pass reads nearby memory; nothing else depends on the storage order (every
+        random number is keyed by particle ids, and events are applied in a canonical order)."""
+        ps = self.sim.particles
+        n = ps.n
+        if n < 1024:
+            return
+        x, y, z = ps.x, ps.y, ps.z
+        live = ps.state == 0  # the grid from the live particles only (reacted ones wait to leave)
+        n_live = int(np.count_nonzero(live))
+        if n_live < 1024:
+            return
+        lx, ly, lz = x[live], y[live], z[live]
+        lo = np.array([lx.min(), ly.min(), lz.min()])
+        ext = np.maximum(np.array([lx.max(), ly.max(), lz.max()]) - lo, 1e-12)
+        h = (float(np.prod(ext)) / n_live) ** (1.0 / 3.0)
+        dims = np.floor(ext / h).astype(np.int64) + 1
+        ix = np.clip(((x - lo[0]) / h).astype(np.int64), 0, dims[0] - 1)
+        iy = np.clip(((y - lo[1]) / h).astype(np.int64), 0, dims[1] - 1)
+        iz = np.clip(((z - lo[2]) / h).astype(np.int64), 0, dims[2] - 1)
+        ps.permute(np.argsort((ix * dims[1] + iy) * dims[2] + iz, kind="stable"))
+
     def _pairs(self, step, taken):
         from .._kernels import reactions as kr
 
@@ -541,6 +564,7 @@ class ReactionEngine:
         events = []
         if hit.size == 0:
             return events
+        hit = hit[np.argsort(ps.pid[hit], kind="stable")]  # canonical order: by id, not by storage
         r = out_r[hit]
         own_hit = hit[r == -2]
         if own_hit.size:
