@@ -127,7 +127,6 @@ class ZerothOrderSource:
 
     def births(self, sim, step0, nsteps):
         counts = self._rng.poisson(self.mean_per_ms * sim.dt, size=nsteps)
-        self.channel_count = getattr(self, "channel_count", 0) + int(counts.sum())
         sim.reactions.counts[self.channel.name] += int(counts.sum())
         return counts
 
