@@ -91,10 +91,11 @@ def cell_keys(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, key
 
 @nb.njit(**JIT)
 def counting_sort(keys, x, y, z, species, n, n_cells, start, items, sx, sy, sz, ssp):
-    """CSR of particles by cell: items[start[c]:start[c+1]] are the particles in cell c, in
-    increasing index order, and sx, sy, sz, ssp their positions and species in the same order
-    (so a cell is read contiguously, and neighbouring cells lie near each other in memory).
-    Returns the number of binned particles."""
+    """CSR of particles by cell (those with keys[i] >= 0): items[start[c]:start[c+1]] are the
+    particles in cell c, in increasing index order, and sx, sy, sz, ssp their positions and
+    species in the same order (so a cell is read contiguously, and neighbouring cells lie near
+    each other in memory). Used for the binned partners and, in cell order, for the searchers.
+    Returns the number of particles sorted."""
     start[:] = 0
     for i in range(n):
         k = keys[i]
@@ -114,31 +115,6 @@ def counting_sort(keys, x, y, z, species, n, n_cells, start, items, sx, sy, sz, 
             ssp[t] = species[i]
             fill[k] = t + 1
     return start[n_cells]
-
-
-@nb.njit(**JIT)
-def order_by_cell(skeys, x, y, z, species, n, n_cells, out, qx, qy, qz, qsp):
-    """The searching particles in the order of their cells (a counting sort), with their
-    positions and species copied in that order (qx, qy, qz, qsp); returns how many."""
-    cnt = np.zeros(n_cells + 1, np.int64)
-    for i in range(n):
-        if skeys[i] >= 0:
-            cnt[skeys[i] + 1] += 1
-    for b in range(n_cells):
-        cnt[b + 1] += cnt[b]
-    m = 0
-    for i in range(n):
-        k = skeys[i]
-        if k >= 0:
-            t = cnt[k]
-            out[t] = i
-            qx[t] = x[i]
-            qy[t] = y[i]
-            qz[t] = z[i]
-            qsp[t] = species[i]
-            cnt[k] = t + 1
-            m += 1
-    return m
 
 
 @nb.njit(**JIT_PARALLEL)

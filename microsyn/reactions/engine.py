@@ -505,7 +505,8 @@ class ReactionEngine:
         order = np.empty(n, np.int64)
         qx, qy, qz = np.empty(n), np.empty(n), np.empty(n)
         qsp = np.empty(n, ps.species.dtype)
-        n_search = kr.order_by_cell(skeys, ps.x, ps.y, ps.z, ps.species, n, n_cells, order, qx, qy, qz, qsp)
+        n_search = kr.counting_sort(skeys, ps.x, ps.y, ps.z, ps.species, n, n_cells, np.empty(n_cells + 1, np.int64),
+                                    order, qx, qy, qz, qsp)
         block = 2048
         nblocks = max(1, (n_search + block - 1) // block)
         cap = 16
