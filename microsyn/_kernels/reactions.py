@@ -1,4 +1,4 @@
-"""Kernels of the reaction pass: a hashed cell list, pair proposals, unimolecular draws.
+"""Kernels of the reaction pass: a cell list, pair proposals, first-order draws.
 
 Every random number is a pure function of (seed, particle ids, step, reaction), so the reactions
 of a step do not depend on the thread count or on the order particles are stored in:
