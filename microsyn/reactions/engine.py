@@ -8,8 +8,8 @@ take a diffusion and mass-action step. The pass, in this order:
    rho of a reaction reacts with probability p (:mod:`microsyn.reactions.binding` chooses rho
    and p so that the simulated rate equals the rate constant at this dt). Candidate pairs come
    from a cell list over the reacting particles (:mod:`microsyn._kernels.reactions`);
-   proposals are accepted greedily in the order of their random numbers, so each particle reacts at most once per step and the
-   result does not depend on the thread count.
+   proposals are accepted greedily in the order of their random numbers, so each particle
+   reacts at most once per step and the result does not depend on the thread count.
 2. **First order.** A particle not consumed in 1 reacts by its own first-order reactions
    (rate k [1/ms]) and by its reactions with lattice fields (rate k [1/(mM ms)] times the
    field's concentration in the particle's voxel [mM]) with probability 1 - exp(-k_total dt):
