@@ -22,6 +22,7 @@ from .errors import (
 from .events import OffGridTimeError
 from .geometry import Box, Cylinder, Domain, HalfSpace, Mesh, Slab, Sphere, list_meshes, load_mesh
 from .lattice import Lattice
+from .patches import DiscPatch, PolygonPatch, TrianglePatch
 from .recorders import (At, Count, Every, HeightProfile, MeanSquaredDisplacement, RadialProfile, ReactionCount,
                         Snapshot)
 from .simulation import Simulation
@@ -44,5 +45,5 @@ __all__ = [
     "MeshError", "MicrosynError", "ParameterError", "PointRelease", "RadialProfile", "ReactionCount",
     "STANDARD_SPECIES", "ScenarioError", "Simulation", "Slab", "Snapshot", "Species",
     "SpeciesTable", "Sphere", "TimeStepError", "UniformFill", "UnknownSpeciesError",
-    "get_species", "list_meshes", "load_mesh",
+    "get_species", "list_meshes", "load_mesh", "DiscPatch", "PolygonPatch", "TrianglePatch",
 ]

@@ -774,6 +774,10 @@ class CompiledGeometry:
     surface_names: list
     #: (n_species, n_surfaces) adsorption rate constants kappa [um/ms] of partially absorbing faces
     kappa: np.ndarray | None = None
+    #: the patch table (see :mod:`microsyn._kernels.patches`)
+    patches: np.ndarray | None = None
+    #: (n_surfaces,) True for faces that carry patches (their codes are stored as -1 - code)
+    patched: np.ndarray | None = None
 
     def with_partial_probabilities(self, sigma, dt: float) -> "CompiledGeometry":
         """A copy whose partially absorbing faces carry their absorption probability per hit,
@@ -787,7 +791,7 @@ class CompiledGeometry:
 
         from .errors import TimeStepError
 
-        bc = self.bc.copy()
+        bc = _decode_patched(self.bc, self.patched)
         for si, fi in zip(*np.nonzero(self.kappa > 0)):
             s = float(sigma[si])
             P = 0.0 if s == 0.0 else float(self.kappa[si, fi]) * math.sqrt(2.0 * math.pi) * dt / s
@@ -797,12 +801,13 @@ class CompiledGeometry:
                     f"gives an absorption probability of {P:.3g} per hit at dt = {dt:g} ms (must be "
                     f"<= 0.1 for the Robin boundary to hold); use dt <= {dt * (0.1 / P) ** 2:.3g} ms")
             bc[si, fi] = 3.0 + P
-        out = replace(self, bc=bc)
+        out = replace(self, bc=_encode_patched(bc, self.patched))
         out.__dict__.pop("_digest", None)
         return out
 
     def kernel_args(self):
-        return (self.kind, self.role, self.active, self.par, self.face_base, self.sdf, self.mesh_meta, self.bc)
+        return (self.kind, self.role, self.active, self.par, self.face_base, self.sdf, self.mesh_meta, self.bc,
+                self.patches)
 
     @property
     def digest(self) -> str:
@@ -817,6 +822,22 @@ class CompiledGeometry:
                 h.update(np.ascontiguousarray(a).tobytes())
             d = self.__dict__["_digest"] = h.hexdigest()
         return d
+
+
+def _encode_patched(bc, patched):
+    """``bc`` with the codes of patched faces stored as -1 - code (see :mod:`microsyn._kernels.patches`)."""
+    if patched is None or not patched.any():
+        return bc
+    out = bc.copy()
+    out[:, :patched.size][:, patched] = -1.0 - out[:, :patched.size][:, patched]
+    return out
+
+
+def _decode_patched(bc, patched):
+    out = bc.copy()
+    if patched is not None and patched.any():
+        out[:, :patched.size][:, patched] = -1.0 - out[:, :patched.size][:, patched]
+    return out
 
 
 class Domain:
@@ -845,6 +866,8 @@ class Domain:
         self.solids: list[Shape] = []
         self.holes: list[Shape] = []
         self._bc: dict[tuple[str, str | None], str] = {}
+        #: patch name -> (surface name, Patch), in the order added (see :mod:`microsyn.patches`)
+        self.patches: dict = {}
         for s in solids:
             self._add(s, self.solids)
         for h in holes:
@@ -866,6 +889,8 @@ class Domain:
                 d._add(s, d.solids)
             for h in other.holes:
                 d._add(h, d.holes)
+            for name, (surf, patch) in other.patches.items():
+                d.add_patch(name, surf, patch)
             d._bc.update(other._bc)
         else:
             d._add(other, d.solids)
@@ -883,6 +908,7 @@ class Domain:
         d.solids = list(self.solids)
         d.holes = list(self.holes)
         d._bc = dict(self._bc)
+        d.patches = dict(self.patches)
         return d
 
     @property
@@ -890,7 +916,68 @@ class Domain:
         return self.solids + self.holes
 
     def surface_names(self) -> list[str]:
+        """Every face's name, then every patch's (in the order added)."""
+        return self.face_names() + list(self.patches)
+
+    def face_names(self) -> list[str]:
+        """The names of the shapes' faces (``"<shape>.<face>"``, or ``"<shape>"`` for one face)."""
         return [n for s in self.shapes for n in s.surface_names()]
+
+    def _face(self, surface: str):
+        """(shape, face) of a face name."""
+        for shp in self.shapes:
+            for f, n in zip(shp.faces, shp.surface_names()):
+                if n == surface:
+                    return shp, f
+        raise GeometryError(f"no face named {surface!r}; faces: {self.face_names()}")
+
+    def add_patch(self, name: str, surface: str, patch) -> "Domain":
+        """Make a named patch of a surface (see :mod:`microsyn.patches`).
+
+        Parameters
+        ----------
+        name : str
+            The patch's surface name (for ``set_boundary``, ``absorbed_count``, ``patch_points``).
+        surface : str
+            The face it lies on (``"membrane"``, ``"box.zmax"``, ``"cyl.side"``...).
+        patch : DiscPatch, PolygonPatch or TrianglePatch
+            Its shape; it must lie on that face (checked to 1e-6 um).
+
+        Until ``set_boundary`` is called for the patch, it has its surface's condition.
+        """
+        from .patches import Patch
+
+        if not isinstance(name, str) or not name or "." in name or name in ("*", "all"):
+            raise ParameterError(f"a patch name must be a non-empty string without '.', got {name!r}")
+        if name in self.surface_names() or name in {s.name for s in self.shapes}:
+            raise GeometryError(f"the name {name!r} is taken by a surface or shape; give the patch its own name")
+        if not isinstance(patch, Patch):
+            raise GeometryError(f"expected a DiscPatch, PolygonPatch or TrianglePatch, got {patch!r}")
+        if surface in self.patches:
+            raise GeometryError(f"{surface!r} is a patch; a patch lies on a face: one of {self.face_names()}")
+        shp, face = self._face(surface)
+        patch.check_on(shp, face)
+        self.patches[name] = (surface, patch)
+        return self
+
+    def patch_area(self, name: str) -> float:
+        """The area [um^2] of a patch."""
+        surf, patch = self._patch(name)
+        return patch.area(*self._face(surf))
+
+    def patch_points(self, name: str, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` points [um] uniformly distributed over a patch (e.g. receptor sites for
+        ``Simulation.add_sites``), from a generator seeded with ``seed``."""
+        from .errors import check_count
+
+        n = check_count("n", n)
+        surf, patch = self._patch(name)
+        return patch.sample(n, np.random.default_rng(seed), *self._face(surf))
+
+    def _patch(self, name):
+        if name not in self.patches:
+            raise GeometryError(f"no patch named {name!r}; patches: {list(self.patches)}")
+        return self.patches[name]
 
     def _match_surfaces(self, pattern: str) -> list[str]:
         names = self.surface_names()
@@ -939,18 +1026,24 @@ class Domain:
         """The boundary condition of a surface for a species."""
         if surface not in self.surface_names():
             raise GeometryError(f"no surface named {surface!r}; surfaces: {self.surface_names()}")
+        return self._condition(surface, species)[0]
+
+    def _condition(self, surface, species):
+        """(condition, rate) of a surface for a species; a patch without its own condition
+        has its face's."""
         v = self._bc.get((surface, species)) if species is not None else None
         if v is None:
-            v = self._bc.get((surface, None), "reflect")
-        return v if isinstance(v, str) else v[0]
+            v = self._bc.get((surface, None))
+        if v is None:
+            if surface in self.patches:
+                return self._condition(self.patches[surface][0], species)
+            v = "reflect"
+        return (v, 0.0) if isinstance(v, str) else (v[0], float(v[1]))
 
     def adsorption_rate(self, surface: str, species: str | None = None) -> float:
         """The adsorption rate constant kappa [um/ms] of a ``"partial"`` surface (0 otherwise)."""
         self.boundary(surface, species)  # checks the name
-        v = self._bc.get((surface, species)) if species is not None else None
-        if v is None:
-            v = self._bc.get((surface, None), "reflect")
-        return 0.0 if isinstance(v, str) else float(v[1])
+        return self._condition(surface, species)[1]
 
     # --- geometry queries ---------------------------------------------------------
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -966,7 +1059,8 @@ class Domain:
         """A value that changes whenever :meth:`compile` would give other arrays: the species
         order, the boundary conditions and every shape's identity and parameters."""
         return (tuple(species_names), tuple(sorted(self._bc.items(), key=repr)),
-                tuple((id(s), s.params().tobytes()) for s in self.shapes))
+                tuple((id(s), s.params().tobytes()) for s in self.shapes),
+                tuple((n, surf, id(p)) for n, (surf, p) in self.patches.items()))
 
     def compile(self, species_names: Sequence[str]) -> CompiledGeometry:
         """Arrays for the kernels, for the given species order."""
@@ -1000,6 +1094,8 @@ class Domain:
         for p, s in enumerate(shapes):
             face_base[p + 1] = face_base[p] + len(s.faces)
             names.extend(s.surface_names())
+        n_faces = len(names)
+        names.extend(self.patches)
         ns = len(species_names)
         bc = np.zeros((max(ns, 1), len(names)), np.float64)
         kappa = np.zeros((max(ns, 1), len(names)), np.float64)
@@ -1020,8 +1116,29 @@ class Domain:
                             f"hole {s.name!r}: for species {species_names[si]!r} some faces transmit "
                             f"and others do not; a hole must be all 'transmit' (absent) or none"
                         )
+        patched = np.zeros(n_faces, bool)
+        entries = []
+        prim_of = np.repeat(np.arange(n), np.diff(face_base))
+        for j, (pname, (surf, patch)) in enumerate(self.patches.items()):
+            fi = names.index(surf)
+            patched[fi] = True
+            entries.append((fi, n_faces + j, patch))
+            if role[prim_of[fi]] == 1:
+                for si, sp in enumerate(species_names):
+                    if bc[si, n_faces + j] == BOUNDARY_CODES["transmit"]:
+                        raise GeometryError(
+                            f"patch {pname!r} transmits {sp!r}, but it lies on {surf!r}, a face of a hole: a "
+                            f"hole's face cannot let particles into the hole; use 'absorb' or 'partial'")
+                    if not active[si, prim_of[fi]]:
+                        raise GeometryError(
+                            f"patch {pname!r} lies on {surf!r}, a face of a hole that is absent for {sp!r} "
+                            f"(all its faces transmit); give that species another condition on the hole")
         has_absorb = np.array([(bc[si] == 1).any() for si in range(bc.shape[0])], np.int8)
-        return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta, bc, has_absorb, names, kappa)
+        from .patches import patch_table
+
+        return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta,
+                                _encode_patched(bc, patched), has_absorb, names, kappa,
+                                patch_table(entries), patched)
 
     def sdf(self, points, species: str | None = None) -> np.ndarray:
         """Signed distance [um] to the domain boundary for a species (negative inside).

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 import sys
 import time as _time
 from typing import Iterable
@@ -282,7 +283,28 @@ class Simulation:
             D = np.array([self.D(s.name) for s in self.species] or [1.0])
             self._compiled = cg.with_partial_probabilities(np.sqrt(2.0 * D * self.dt), self.dt)
             self._compiled_key = key
+            self._check_mesh_patches(np.sqrt(2.0 * D * self.dt))
         return self._compiled
+
+    def _check_mesh_patches(self, sigma):
+        """Warn where a triangle patch's Brownian-bridge test reaches beyond the distance band of
+        its mesh (there the touching point's patch is judged from a lower bound on the distance)."""
+        from ._kernels.geometry import BAND_VOXELS
+        from .geometry import Mesh
+
+        for name, (surf, patch) in self.domain.patches.items():
+            shape, _ = self.domain._face(surf)
+            if not isinstance(shape, Mesh):
+                continue
+            reach = 4.5 * float(np.max(sigma))
+            band = BAND_VOXELS * shape.voxel_size
+            if reach > band and any(self.domain.boundary(n, sp.name) == "absorb"
+                                    for n in (name, surf) for sp in self.species):
+                warnings.warn(
+                    f"patch {name!r} on mesh {shape.name!r}: the Brownian-bridge margin ({reach:.3g} um, "
+                    f"4.5 rms steps) exceeds the mesh's exact distance band ({band:.3g} um), so "
+                    f"absorptions near the patch's edge may be booked to the wrong side of it; use "
+                    f"Mesh(..., voxel_size >= {reach / BAND_VOXELS:.3g}) or a smaller dt", stacklevel=4)
 
     def check_inside(self, species, points, what="particles"):
         """Raise :class:`GeometryError` unless all ``points`` (n, 3) [um] are inside the domain of

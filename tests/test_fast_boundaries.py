@@ -120,7 +120,7 @@ def test_single_surface_resolution_equals_general_resolution(name):
     make, at = GEOMETRIES[name]
     dom = make()
     cg = dom.compile(["Na+"])
-    kind, role, active, par, face_base, sdf, mesh_meta, bc = cg.kernel_args()
+    kind, role, active, par, face_base, sdf, mesh_meta, bc, patches = cg.kernel_args()
     n = kind.shape[0]
     tin, tout = np.empty(n), np.empty(n)
     fin, fout = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -137,8 +137,8 @@ def test_single_surface_resolution_equals_general_resolution(name):
             continue
         used += 1
         a = kbd.resolve_single(0, one, *p, *d, np.uint64(9), i, Ddt, margin, kind, role, par, face_base, sdf,
-                               mesh_meta, bc)
+                               mesh_meta, bc, patches)
         b = kbd.resolve_step(0, *p, *d, np.uint64(9), i, Ddt, margin, kind, role, active, par, face_base, sdf,
-                             mesh_meta, bc, bool(cg.has_absorb[0]), tin, tout, fin, fout)
+                             mesh_meta, bc, patches, bool(cg.has_absorb[0]), tin, tout, fin, fout)
         assert a == b, (p, d)
     assert used > 500

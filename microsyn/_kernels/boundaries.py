@@ -15,6 +15,10 @@ A step p0 -> p0 + d that leaves it is resolved exactly at the first exit point:
 - transmit: the surface is no barrier; a particle that crosses a domain boundary this way leaves
   the simulated volume (state = -(surface + 1)).
 
+A face may carry patches (:mod:`microsyn._kernels.patches`) with conditions of their own; its
+code is then negative, which every fast path treats as "not plain", and the exact resolvers
+look up the patch at the hit point (the particle's state then names the patch's surface).
+
 A step that ends inside without crossing an absorbing surface may still have touched it in
 continuous time. The Brownian-bridge probability of that, for a locally flat surface at distances
 d0 and d1 from the two end points, is exp(-d0 d1 / (D dt)) (Andrews & Bray 2004,
@@ -52,6 +56,7 @@ from .geometry import (
     prim_sdf,
     segment_interval,
 )
+from .patches import hit_code
 from .random import GOLDEN, STREAM_BRIDGE, STREAM_PARTIAL, counter_hash, mix64, u01
 
 BC_REFLECT = 0
@@ -125,11 +130,11 @@ def safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
 @nb.njit(**JIT)
 def face_margins(margin, bc):
     """(species, surface) Brownian-bridge margins [um]: ``margin[s]`` at the faces that absorb
-    species s, 0 elsewhere (a reflecting or transmitting face needs none)."""
+    species s or carry patches, 0 elsewhere (a reflecting or transmitting face needs none)."""
     out = np.zeros(bc.shape)
     for s in range(bc.shape[0]):
         for f in range(bc.shape[1]):
-            if bc[s, f] == BC_ABSORB:
+            if bc[s, f] == BC_ABSORB or bc[s, f] < 0.0:
                 out[s, f] = margin[s]
     return out
 
@@ -361,7 +366,7 @@ def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, me
 
 @nb.njit(**JIT_HOT)
 def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
-                      mesh_meta, bc, margin):
+                      mesh_meta, bc, patches, margin):
     """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
     or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning.
 
@@ -386,7 +391,8 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
     - spheres, half-spaces and meshes: one face, with the distances to the shape.
 
     In every case the touching point must also be on the domain boundary (not inside another
-    hole, and for holes inside a solid; for solids not covered by another solid).
+    hole, and for holes inside a solid; for solids not covered by another solid). On a face with
+    patches the touching point's patch decides (an absorbing disc in a reflecting plane).
     """
     n = kind.shape[0]
     for p in range(n):
@@ -397,7 +403,8 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
         nf = face_base[p + 1] - face_base[p]
         for f in range(nf):
             surf = face_base[p] + f
-            if bc[s, surf] != BC_ABSORB:
+            patched = bc[s, surf] < 0.0
+            if bc[s, surf] != BC_ABSORB and not patched:
                 continue
             d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
             d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
@@ -420,6 +427,19 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
                 if prob < BRIDGE_NEGLIGIBLE:
                     continue
                 nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, qx, qy, qz)
+            elif patched and (k == K_HALFSPACE or k == K_SPHERE):
+                # the bridge's likeliest touching point: where the line from p0 to the mirror
+                # image of p1 meets the surface, projected onto it
+                t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+                cx = x0 + t * (x1 - x0)
+                cy = y0 + t * (y1 - y0)
+                cz = z0 + t * (z1 - z0)
+                dc = face_distance(kind, par, sdf, mesh_meta, p, f, cx, cy, cz)
+                nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, cx, cy, cz)
+                sg = 1.0 if role[p] == ROLE_SOLID else -1.0
+                qx = cx + sg * dc * nx
+                qy = cy + sg * dc * ny
+                qz = cz + sg * dc * nz
             else:
                 # one-face shapes: the nearest surface point of the end point
                 nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
@@ -427,11 +447,24 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
                 qx = x1 + sg * d1 * nx
                 qy = y1 + sg * d1 * ny
                 qz = z1 + sg * d1 * nz
+            own = surf
+            if patched:
+                if k == K_MESH:  # the likeliest touching point, and its distance to the mesh
+                    t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+                    cx = x0 + t * (x1 - x0)
+                    cy = y0 + t * (y1 - y0)
+                    cz = z0 + t * (z1 - z0)
+                    dc = abs(face_distance(kind, par, sdf, mesh_meta, p, f, cx, cy, cz))
+                    code, own = hit_code(s, surf, cx, cy, cz, dc, bc, patches)
+                else:
+                    code, own = hit_code(s, surf, qx, qy, qz, 0.0, bc, patches)
+                if code != BC_ABSORB:
+                    continue
             if not _on_boundary(s, p, qx, qy, qz, nx, ny, nz, kind, role, active, par, sdf,
                                 mesh_meta):
                 continue
             if u < prob:
-                return surf + 1
+                return own + 1
             u = (u - prob) / (1.0 - prob)
     return 0
 
@@ -524,7 +557,7 @@ def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, f
 
 @nb.njit(**JIT_HOT)
 def resolve_single(s, p, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, par, face_base,
-                   sdf, mesh_meta, bc):
+                   sdf, mesh_meta, bc, patches):
     """:func:`resolve_step` where primitive ``p`` is the only surface within reach of the step
     (:func:`single_surface`): the same exits, reflections, absorption and Brownian-bridge test,
     without looking at the other primitives. Same returns as :func:`resolve_step`."""
@@ -569,11 +602,10 @@ def resolve_single(s, p, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, ro
             if (hole and d < -INSIDE_TOL) or (not hole and d > INSIDE_TOL):
                 return sx, sy, sz, 0, nref, 1
             return ex, ey, ez, 0, nref, 0
-        surf = surf0 + f
-        code = bc[s, surf]
         cx = x0 + t * dx
         cy = y0 + t * dy
         cz = z0 + t * dz
+        code, surf = hit_code(s, surf0 + f, cx, cy, cz, 0.0, bc, patches)
         if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
         x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
@@ -592,7 +624,7 @@ def _partial_absorbs(kp, step, nref, code):
 
 @nb.njit(**JIT_HOT)
 def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, active, par,
-                 face_base, sdf, mesh_meta, bc, has_absorb, tin, tout, fin, fout):
+                 face_base, sdf, mesh_meta, bc, patches, has_absorb, tin, tout, fin, fout):
     """Move a particle of species ``s`` by (dx, dy, dz) from p0, resolving every boundary.
 
     Returns (x, y, z, state, n_reflections, rejected): state 0 alive, +(surface + 1) absorbed,
@@ -618,17 +650,16 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
             if has_absorb:
                 u = u01(counter_hash(kp, step, STREAM_BRIDGE))
                 st = bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par,
-                                       face_base, sdf, mesh_meta, bc, margin)
+                                       face_base, sdf, mesh_meta, bc, patches, margin)
                 if st != 0:
                     return x1, y1, z1, st, nref, 0
             if not inside_domain(s, x1, y1, z1, kind, role, active, par, sdf, mesh_meta, INSIDE_TOL):
                 return sx, sy, sz, 0, nref, 1
             return x1, y1, z1, 0, nref, 0
-        surf = face_base[p] + f
-        code = bc[s, surf]
         cx = x0 + t * dx
         cy = y0 + t * dy
         cz = z0 + t * dz
+        code, surf = hit_code(s, face_base[p] + f, cx, cy, cz, 0.0, bc, patches)
         if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
         if code == BC_TRANSMIT:

@@ -68,7 +68,7 @@ USE_FREE_RADII = True
 
 @nb.njit(**JIT_HOT)
 def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s, margin, kind, role,
-          active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout, fin, fout,
+          active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh, tin, tout, fin, fout,
           counters, b):
     """One step of particle ``i`` that left its free ball.
 
@@ -99,12 +99,12 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
     if one >= 0:
         counters[b, C_SINGLE] += 1
         x, y, z, st, nref, rej = resolve_single(s, one, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s],
-                                                margin[s], kind, role, par, face_base, sdf, mesh_meta, bc)
+                                                margin[s], kind, role, par, face_base, sdf, mesh_meta, bc, patches)
     else:
         counters[b, C_RESOLVE] += 1
         x, y, z, st, nref, rej = resolve_step(s, x0, y0, z0, dx, dy, dz, kp, stp, Ddt_s[s], margin[s],
                                               kind, role, active, par, face_base, sdf, mesh_meta, bc,
-                                              has_absorb[s] != 0, tin, tout, fin, fout)
+                                              patches, has_absorb[s] != 0, tin, tout, fin, fout)
     counters[b, C_REFLECT] += nref
     counters[b, C_REJECT] += rej
     if st != 0:
@@ -167,7 +167,7 @@ def _special_step(px, py, pz, dx, dy, dz, cx, cy, cz, r2, fx, fy, fz, fo, sx, sy
 @nb.njit(**JIT_PARALLEL)
 def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
-               bc, block, counters):
+               bc, patches, block, counters):
     """Advance all live particles by ``nsteps`` table-normal steps (see module docstring).
 
     Particles with index >= ``n_old`` are born during the call: particle ``n_old + m`` starts
@@ -305,7 +305,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
                  lsr2[j]) = _slow(
                     i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
-                    kind, role, active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh,
+                    kind, role, active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh,
                     tin, tout, fin, fout, counters, b)
                 lx[j] = nx_
                 ly[j] = ny_
@@ -333,7 +333,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
 @nb.njit(**JIT_PARALLEL)
 def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, zx, zr, kind, role, active, par, face_base, sdf, mesh_meta,
-               bc, block, counters):
+               bc, patches, block, counters):
     """Advance all live particles by ``nsteps`` exact-Gaussian (ziggurat) steps."""
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
@@ -416,7 +416,7 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 rp = r - math.sqrt((px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
                 px, py, pz, r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _slow(
                     i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, g, Ddt_s, margin, kind, role,
-                    active, par, face_base, sdf, mesh_meta, bc, fmargin, has_absorb, has_mesh, tin, tout,
+                    active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh, tin, tout,
                     fin, fout, counters, b)
                 safe2 = rf * rf if rf > 0.0 else -1.0
                 special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf
