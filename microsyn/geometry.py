@@ -849,6 +849,12 @@ class Domain:
         Shapes whose union is the domain.
     holes : sequence of Shape
         Shapes cut out of it (obstacles, vesicles, the other side of a membrane).
+    membranes : sequence of Shape
+        Internal surfaces of zero thickness (a cell membrane between cytoplasm and extracellular
+        space): the domain continues on both sides, and each particle stays on its side. Each
+        face has two surfaces, ``"<face>:in"`` (inside the shape) and ``"<face>:out"``, with their
+        own condition per species; ``"transmit"`` there lets particles through. Default:
+        reflecting on both sides.
 
     Example
     -------
@@ -860,11 +866,12 @@ class Domain:
     [True, False]
     """
 
-    def __init__(self, *solids: Shape, holes: Sequence[Shape] = ()):
+    def __init__(self, *solids: Shape, holes: Sequence[Shape] = (), membranes: Sequence[Shape] = ()):
         if not solids:
             raise GeometryError("a domain needs at least one solid shape")
         self.solids: list[Shape] = []
         self.holes: list[Shape] = []
+        self.membranes: list[Shape] = []
         self._bc: dict[tuple[str, str | None], str] = {}
         #: patch name -> (surface name, Patch), in the order added (see :mod:`microsyn.patches`)
         self.patches: dict = {}
@@ -872,13 +879,36 @@ class Domain:
             self._add(s, self.solids)
         for h in holes:
             self._add(h, self.holes)
+        for m in membranes:
+            self.add_membrane(m)
+
+    def add_membrane(self, shape: Shape) -> "Domain":
+        """Add an internal membrane of zero thickness (see the class docstring)."""
+        from ._kernels.boundaries import MAX_MEMBRANES
+
+        self._add(shape, self.membranes)
+        if len(self.membranes) > MAX_MEMBRANES:
+            raise GeometryError(f"at most {MAX_MEMBRANES} membranes in one domain")
+        return self
+
+    def membrane_side(self, membrane: str, side: str):
+        """The region (a Domain) of this domain on one side (``"in"`` or ``"out"``) of a
+        membrane, for ``fill(..., region=...)`` and counts."""
+        shp = {m.name: m for m in self.membranes}.get(membrane)
+        if shp is None:
+            raise GeometryError(f"no membrane named {membrane!r}; membranes: {[m.name for m in self.membranes]}")
+        if side == "in":
+            return Domain(shp)
+        if side == "out":
+            return Domain(*self.solids, holes=list(self.holes) + [shp])
+        raise ParameterError(f"side must be 'in' or 'out', got {side!r}")
 
     def _add(self, shape, where):
         if isinstance(shape, Domain):
             raise GeometryError("combine shapes, not domains: use Domain(a, b, holes=[c])")
         if not isinstance(shape, Shape):
             raise GeometryError(f"expected a microsyn shape, got {shape!r}")
-        if shape.name in {s.name for s in self.solids + self.holes}:
+        if shape.name in {s.name for s in self.shapes}:
             raise GeometryError(f"two shapes named {shape.name!r}; give each shape its own name")
         where.append(shape)
 
@@ -889,6 +919,8 @@ class Domain:
                 d._add(s, d.solids)
             for h in other.holes:
                 d._add(h, d.holes)
+            for m in other.membranes:
+                d.add_membrane(m)
             for name, (surf, patch) in other.patches.items():
                 d.add_patch(name, surf, patch)
             d._bc.update(other._bc)
@@ -907,25 +939,39 @@ class Domain:
         d = Domain.__new__(Domain)
         d.solids = list(self.solids)
         d.holes = list(self.holes)
+        d.membranes = list(self.membranes)
         d._bc = dict(self._bc)
         d.patches = dict(self.patches)
         return d
 
     @property
     def shapes(self) -> list[Shape]:
-        return self.solids + self.holes
+        return self.solids + self.holes + self.membranes
+
+    @staticmethod
+    def _names_of(shape: Shape, membrane: bool) -> list[str]:
+        """A shape's surface names; a membrane's are its faces' inner sides, then outer sides."""
+        names = shape.surface_names()
+        if not membrane:
+            return names
+        return [f"{n}:in" for n in names] + [f"{n}:out" for n in names]
 
     def surface_names(self) -> list[str]:
         """Every face's name, then every patch's (in the order added)."""
         return self.face_names() + list(self.patches)
 
     def face_names(self) -> list[str]:
-        """The names of the shapes' faces (``"<shape>.<face>"``, or ``"<shape>"`` for one face)."""
-        return [n for s in self.shapes for n in s.surface_names()]
+        """The names of the shapes' faces (``"<shape>.<face>"``, or ``"<shape>"`` for one face;
+        a membrane's faces have two sides, ``":in"`` and ``":out"``)."""
+        mem = {id(m) for m in self.membranes}
+        return [n for s in self.shapes for n in self._names_of(s, id(s) in mem)]
 
     def _face(self, surface: str):
-        """(shape, face) of a face name."""
-        for shp in self.shapes:
+        """(shape, face) of a face name (not a membrane's)."""
+        for m in self.membranes:
+            if surface.split(":")[0] in m.surface_names():
+                raise GeometryError(f"{surface!r} is a membrane's surface; patches on membranes are not supported")
+        for shp in self.solids + self.holes:
             for f, n in zip(shp.faces, shp.surface_names()):
                 if n == surface:
                     return shp, f
@@ -985,7 +1031,10 @@ class Domain:
             return [pattern]
         shape_names = {s.name: s for s in self.shapes}
         if pattern in shape_names:
-            return shape_names[pattern].surface_names()
+            shp = shape_names[pattern]
+            return self._names_of(shp, any(shp is m for m in self.membranes))
+        if f"{pattern}:in" in names:  # a membrane face: both sides
+            return [f"{pattern}:in", f"{pattern}:out"]
         if pattern in ("*", "all"):
             return names
         raise GeometryError(f"no surface named {pattern!r}; surfaces: {names}")
@@ -1067,7 +1116,7 @@ class Domain:
         shapes = self.shapes
         n = len(shapes)
         kind = np.array([s.kind for s in shapes], np.int64)
-        role = np.array([0] * len(self.solids) + [1] * len(self.holes), np.int64)
+        role = np.array([0] * len(self.solids) + [1] * len(self.holes) + [2] * len(self.membranes), np.int64)
         par = np.zeros((n, _kg.N_PAR))
         sdf_parts = []
         metas = []
@@ -1092,8 +1141,9 @@ class Domain:
         face_base = np.zeros(n + 1, np.int64)
         names = []
         for p, s in enumerate(shapes):
-            face_base[p + 1] = face_base[p] + len(s.faces)
-            names.extend(s.surface_names())
+            own = self._names_of(s, role[p] == 2)
+            face_base[p + 1] = face_base[p] + len(own)
+            names.extend(own)
         n_faces = len(names)
         names.extend(self.patches)
         ns = len(species_names)
@@ -1105,6 +1155,11 @@ class Domain:
                 kappa[si, k] = self.adsorption_rate(name, sp)
         active = np.ones((max(ns, 1), n), np.int8)
         for p, s in enumerate(shapes):
+            if role[p] == 2:  # a membrane that lets a species through on every side is absent for it
+                codes = bc[:, face_base[p]:face_base[p + 1]]
+                for si in range(bc.shape[0]):
+                    if (codes[si] == BOUNDARY_CODES["transmit"]).all():
+                        active[si, p] = 0
             if role[p] == 1:
                 codes = bc[:, face_base[p]:face_base[p + 1]]
                 for si in range(bc.shape[0]):
@@ -1154,7 +1209,7 @@ class Domain:
             d = _sdf_many(cg.kind[p:p + 1], cg.par[p:p + 1], cg.sdf, cg.mesh_meta, pts)
             if cg.role[p] == 0:
                 d_solid = np.minimum(d_solid, d)
-            elif cg.active[0, p]:
+            elif cg.role[p] == 1 and cg.active[0, p]:
                 d_hole = np.maximum(d_hole, -d)
         return np.maximum(d_solid, d_hole)
 
@@ -1162,8 +1217,28 @@ class Domain:
         """True where points (n, 3) [um] are inside the domain (for ``species``)."""
         return self.sdf(points, species) <= 0.0
 
+    def barrier_membranes(self, species: str | None = None) -> list[Shape]:
+        """The membranes that keep ``species`` on its side (not transmitting on every side)."""
+        out = []
+        for m in self.membranes:
+            sides = self._names_of(m, True)
+            if not all(self.boundary(n, species) == "transmit" for n in sides):
+                out.append(m)
+        return out
+
+    def same_side(self, a, b, species: str | None = None) -> np.ndarray:
+        """True where points ``a`` and ``b`` (n, 3) [um] are on the same side of every membrane
+        that ``species`` cannot cross (always True without membranes)."""
+        a = _as_points(a)
+        b = _as_points(b)
+        ok = np.ones(a.shape[0], bool)
+        for m in self.barrier_membranes(species):
+            ok &= (m.sdf(a) <= 0.0) == (m.sdf(b) <= 0.0)
+        return ok
+
     def __repr__(self):
-        return f"Domain(solids={self.solids!r}, holes={self.holes!r})"
+        mem = f", membranes={self.membranes!r}" if self.membranes else ""
+        return f"Domain(solids={self.solids!r}, holes={self.holes!r}{mem})"
 
 
 def as_domain(geometry) -> Domain:

@@ -135,7 +135,7 @@ def _bridge(dom, p0, p1, Ddt, u, margin=1.0):
     cg = dom.compile(["Na+"])
     return bridge_absorption(0, *map(float, p0), *map(float, p1), Ddt, u, cg.kind, cg.role,
                              cg.active, cg.par, cg.face_base, cg.sdf, cg.mesh_meta, cg.bc,
-                             cg.patches, margin), cg.surface_names
+                             cg.patches, margin, -1), cg.surface_names
 
 
 @pytest.mark.parametrize("hole", [ms.Box((-0.01,) * 3, (0.01,) * 3, name="t"),

@@ -15,6 +15,14 @@ A step p0 -> p0 + d that leaves it is resolved exactly at the first exit point:
 - transmit: the surface is no barrier; a particle that crosses a domain boundary this way leaves
   the simulated volume (state = -(surface + 1)).
 
+A *membrane* primitive is an internal surface of zero thickness: the domain continues on both
+sides, and a particle stays on the side it starts on (its side is the sign of the membrane's
+signed distance at the start of a step, tracked through the step's reflections). Each face of a
+membrane has two surfaces, its inner side (faces ``face_base[p]`` ..) and its outer side
+(``face_base[p] + nf`` ..), each with its own condition per species; ``transmit`` there means
+the membrane lets the particle through (it changes side). A step whose end the arithmetic puts
+on the wrong side is rejected, so nothing crosses a reflecting membrane.
+
 A face may carry patches (:mod:`microsyn._kernels.patches`) with conditions of their own; its
 code is then negative, which every fast path treats as "not plain", and the exact resolvers
 look up the patch at the hit point (the particle's state then names the patch's surface).
@@ -66,6 +74,9 @@ BC_PARTIAL = 3  # bc = BC_PARTIAL + P, P the absorption probability per hit
 
 ROLE_SOLID = 0
 ROLE_HOLE = 1
+ROLE_MEMBRANE = 2  # an internal surface: the domain is on both sides of it
+#: at most this many membranes (their sides are bits of one integer)
+MAX_MEMBRANES = 62
 
 MAX_REFLECTIONS = 32
 EPS_T = 1e-12
@@ -122,6 +133,8 @@ def safe_radius(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
             if -d > best_solid:
                 best_solid = -d
         elif active[s, p] != 0:
+            if role[p] == ROLE_MEMBRANE:
+                d = abs(d)
             if d < nearest_hole:
                 nearest_hole = d
     return min(best_solid, nearest_hole)
@@ -215,11 +228,14 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
                 d = mesh_safe_distance(sdf, mesh_meta, np.int64(par[p, 0]), x, y, z)
             else:
                 d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
+            membrane = role[p] == ROLE_MEMBRANE
+            if membrane:
+                d = abs(d)
             t = d - pm
             if t < r1:
                 r2 = r1
                 r1 = t
-                f1p = p if (k == K_HALFSPACE and bc[s, face_base[p]] == BC_REFLECT) else -1
+                f1p = p if (k == K_HALFSPACE and not membrane and bc[s, face_base[p]] == BC_REFLECT) else -1
                 f1f = 0
             elif t < r2:
                 r2 = t
@@ -269,12 +285,16 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
 
 
 @nb.njit(**JIT_HOT)
-def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta, tin, tout, fin, fout):
-    """First parameter t in (0, 1] at which p0 + t d leaves the domain of ``s``.
+def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta, tin, tout, fin, fout,
+               sides):
+    """First parameter t in (0, 1] at which p0 + t d leaves the domain of ``s`` or meets a
+    membrane.
 
     Returns (t, primitive, face); t = inf when the whole segment stays inside and primitive = -2
     when p0 itself is not resolvably inside (the caller rejects the step). ``tin`` .. ``fout``
-    are scratch arrays with one slot per primitive.
+    are scratch arrays with one slot per primitive. Bit p of ``sides`` is set when p0 is on the
+    inner side of membrane p (see :func:`membrane_sides`); the face returned for a membrane is
+    its geometric face.
     """
     n = kind.shape[0]
     for p in range(n):
@@ -321,7 +341,60 @@ def first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_met
             t_exit = max(tin[p], 0.0)
             p_exit = p
             f_exit = fin[p]
+    if sides < 0:
+        return t_exit, p_exit, f_exit
+    for p in range(n):
+        if role[p] != ROLE_MEMBRANE or active[s, p] == 0:
+            continue
+        if (sides >> p) & 1:  # inside the membrane's shape: meets it where the segment leaves
+            if not (tin[p] <= EPS_T and tout[p] >= -EPS_T):
+                return INF, -2, -1
+            if tout[p] <= 1.0 and tout[p] < t_exit:
+                t_exit = max(tout[p], 0.0)
+                p_exit = p
+                f_exit = fout[p]
+        else:  # outside it: meets it where the segment enters
+            if tin[p] < -EPS_T and tout[p] > EPS_T:
+                return INF, -2, -1
+            if tin[p] >= -EPS_T and tin[p] <= 1.0 and tout[p] > tin[p] + EPS_T and tin[p] < t_exit:
+                t_exit = max(tin[p], 0.0)
+                p_exit = p
+                f_exit = fin[p]
     return t_exit, p_exit, f_exit
+
+
+@nb.njit(**JIT_HOT)
+def _membrane_inside(kind, par, sdf, mesh_meta, p, x, y, z):
+    """True where (x, y, z) is on the inner side of membrane p (on it counts as inside)."""
+    if kind[p] == K_MESH:
+        return mesh_inside(par, sdf, mesh_meta, p, x, y, z) != 0
+    return prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z) <= 0.0
+
+
+@nb.njit(**JIT_HOT)
+def membrane_sides(s, x, y, z, kind, role, active, par, sdf, mesh_meta):
+    """Bit p set where (x, y, z) is on the inner side of active membrane p; -1 when the domain
+    of ``s`` has no active membrane."""
+    out = np.int64(-1)
+    for p in range(kind.shape[0]):
+        if role[p] == ROLE_MEMBRANE and active[s, p] != 0:
+            if out < 0:
+                out = np.int64(0)
+            if _membrane_inside(kind, par, sdf, mesh_meta, p, x, y, z):
+                out |= np.int64(1) << np.int64(p)
+    return out
+
+
+@nb.njit(**JIT_HOT)
+def _sides_agree(s, x, y, z, sides, kind, role, active, par, sdf, mesh_meta):
+    """True where (x, y, z) is on the side of every active membrane that ``sides`` says."""
+    if sides < 0:
+        return True
+    for p in range(kind.shape[0]):
+        if role[p] == ROLE_MEMBRANE and active[s, p] != 0:
+            if _membrane_inside(kind, par, sdf, mesh_meta, p, x, y, z) != (((sides >> p) & 1) == 1):
+                return False
+    return True
 
 
 @nb.njit(**JIT_HOT)
@@ -349,7 +422,7 @@ def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, me
         if role[p] == ROLE_SOLID:
             if own_solid and prim_sdf(kind, par, sdf, mesh_meta, p, ox, oy, oz) < -INSIDE_TOL:
                 return False  # covered by another solid: interior of the union
-        elif active[s, p] != 0:
+        elif role[p] == ROLE_HOLE and active[s, p] != 0:
             if own_solid:
                 d = prim_sdf(kind, par, sdf, mesh_meta, p, ix, iy, iz)
             else:
@@ -366,7 +439,7 @@ def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, me
 
 @nb.njit(**JIT_HOT)
 def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
-                      mesh_meta, bc, patches, margin):
+                      mesh_meta, bc, patches, margin, sides):
     """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
     or 0. ``u`` is a uniform in [0, 1); one uniform serves all faces by conditioning.
 
@@ -392,11 +465,19 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
 
     In every case the touching point must also be on the domain boundary (not inside another
     hole, and for holes inside a solid; for solids not covered by another solid). On a face with
-    patches the touching point's patch decides (an absorbing disc in a reflecting plane).
+    patches the touching point's patch decides (an absorbing disc in a reflecting plane). A
+    membrane absorbs on the side the particle is on (``sides``, see :func:`membrane_sides`),
+    treated like a solid's face from inside and a hole's from outside.
     """
     n = kind.shape[0]
     for p in range(n):
-        if role[p] == ROLE_HOLE and active[s, p] == 0:
+        if role[p] != ROLE_SOLID and active[s, p] == 0:
+            continue
+        if role[p] == ROLE_MEMBRANE:
+            st, u = _membrane_bridge(s, p, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par,
+                                     face_base, sdf, mesh_meta, bc, margin, sides)
+            if st != 0:
+                return st
             continue
         k = kind[p]
         finite = k == K_BOX or k == K_CYLINDER
@@ -470,8 +551,54 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
 
 
 @nb.njit(**JIT_HOT)
-def _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx, dy, dz, ex, ey, ez):
-    """Specular reflection at the point c = p0 + t d of face ``f`` of primitive ``p``.
+def _membrane_bridge(s, p, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
+                     mesh_meta, bc, margin, sides):
+    """:func:`bridge_absorption` for membrane ``p`` on the particle's side: (surface + 1 or 0,
+    the uniform left for the other faces)."""
+    inner = ((sides >> p) & 1) == 1
+    nfg = (face_base[p + 1] - face_base[p]) // 2
+    k = kind[p]
+    finite = k == K_BOX or k == K_CYLINDER
+    for f in range(nfg):
+        surf = face_base[p] + f + (0 if inner else nfg)
+        if bc[s, surf] != BC_ABSORB:
+            continue
+        d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
+        d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+        if not inner:
+            d0 = -d0
+            d1 = -d1
+        if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
+            continue
+        prob = math.exp(-d0 * d1 / Ddt)
+        if prob < BRIDGE_NEGLIGIBLE:
+            continue
+        if finite:
+            t = d0 / (d0 + d1) if d0 + d1 > 0.0 else 0.5
+            sig = 0.0 if inner else math.sqrt(2.0 * Ddt * t * (1.0 - t))
+            qx, qy, qz, w = face_point(kind, par, p, f, x0 + t * (x1 - x0), y0 + t * (y1 - y0),
+                                       z0 + t * (z1 - z0), sig)
+            prob *= w
+            if prob < BRIDGE_NEGLIGIBLE:
+                continue
+        else:
+            nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+            sg = 1.0 if inner else -1.0
+            qx = x1 + sg * d1 * nx
+            qy = y1 + sg * d1 * ny
+            qz = z1 + sg * d1 * nz
+        if not inside_domain(s, qx, qy, qz, kind, role, active, par, sdf, mesh_meta, 4.0 * INSIDE_TOL):
+            continue
+        if u < prob:
+            return surf + 1, u
+        u = (u - prob) / (1.0 - prob)
+    return 0, u
+
+
+@nb.njit(**JIT_HOT)
+def _reflect(kind, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx, dy, dz, ex, ey, ez, outside):
+    """Specular reflection at the point c = p0 + t d of face ``f`` of primitive ``p``; ``outside``
+    says the particle is outside the primitive (a hole, or the outer side of a membrane).
 
     Returns the new piece (p0, d) starting a hair on the domain side of c, and its end e. In a
     flat face the reflected end is the fold of the piece's end e (the arithmetic of the stepping
@@ -479,7 +606,7 @@ def _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx, dy, dz, e
     """
     scale = 1.0 + max(abs(cx), max(abs(cy), abs(cz)))
     nudge = 8.0 * 2.220446049250313e-16 * scale
-    flat, nx, ny, nz, off = face_plane(kind, par, p, f, role[p] == ROLE_HOLE)
+    flat, nx, ny, nz, off = face_plane(kind, par, p, f, outside)
     if flat:
         ex, ey, ez = fold_into(ex, ey, ez, nx, ny, nz, off)
         x0 = cx + nudge * nx
@@ -495,7 +622,7 @@ def _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx, dy, dz, e
     rx -= 2.0 * dot * nx
     ry -= 2.0 * dot * ny
     rz -= 2.0 * dot * nz
-    inward = -1.0 if role[p] == ROLE_SOLID else 1.0
+    inward = 1.0 if outside else -1.0
     x0 = cx + inward * nudge * nx
     y0 = cy + inward * nudge * ny
     z0 = cz + inward * nudge * nz
@@ -517,7 +644,7 @@ def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, f
     cand = -1
     n_hold = 0
     for p in range(n):
-        if role[p] == ROLE_HOLE and active[s, p] == 0:
+        if role[p] != ROLE_SOLID and active[s, p] == 0:
             continue
         k = kind[p]
         if k == K_MESH:
@@ -528,6 +655,8 @@ def single_surface(s, x, y, z, reach, kind, role, active, par, sdf, mesh_meta, f
             n_hold += 1
         if abs(d) >= reach:
             continue
+        if role[p] == ROLE_MEMBRANE:
+            return -2
         if cand != -1 or k == K_MESH:
             return -2
         if role[p] == ROLE_SOLID and d > 0.0:
@@ -608,8 +737,8 @@ def resolve_single(s, p, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, ro
         code, surf = hit_code(s, surf0 + f, cx, cy, cz, 0.0, bc, patches)
         if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
-        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
-                                                      cz, dx, dy, dz, ex, ey, ez)
+        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx,
+                                                      dy, dz, ex, ey, ez, hole)
         nref += 1
     return sx, sy, sz, 0, nref, 1
 
@@ -638,9 +767,10 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
     ex = x0 + dx
     ey = y0 + dy
     ez = z0 + dz
+    sides = membrane_sides(s, x0, y0, z0, kind, role, active, par, sdf, mesh_meta)
     for _ in range(MAX_REFLECTIONS):
         t, p, f = first_exit(s, x0, y0, z0, dx, dy, dz, kind, role, active, par, sdf, mesh_meta,
-                             tin, tout, fin, fout)
+                             tin, tout, fin, fout, sides)
         if p == -2:
             return sx, sy, sz, 0, nref, 1
         if p == -1:
@@ -650,22 +780,41 @@ def resolve_step(s, x0, y0, z0, dx, dy, dz, kp, step, Ddt, margin, kind, role, a
             if has_absorb:
                 u = u01(counter_hash(kp, step, STREAM_BRIDGE))
                 st = bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par,
-                                       face_base, sdf, mesh_meta, bc, patches, margin)
+                                       face_base, sdf, mesh_meta, bc, patches, margin, sides)
                 if st != 0:
                     return x1, y1, z1, st, nref, 0
             if not inside_domain(s, x1, y1, z1, kind, role, active, par, sdf, mesh_meta, INSIDE_TOL):
+                return sx, sy, sz, 0, nref, 1
+            if not _sides_agree(s, x1, y1, z1, sides, kind, role, active, par, sdf, mesh_meta):
                 return sx, sy, sz, 0, nref, 1
             return x1, y1, z1, 0, nref, 0
         cx = x0 + t * dx
         cy = y0 + t * dy
         cz = z0 + t * dz
-        code, surf = hit_code(s, face_base[p] + f, cx, cy, cz, 0.0, bc, patches)
+        outside = role[p] == ROLE_HOLE
+        face = face_base[p] + f
+        membrane = role[p] == ROLE_MEMBRANE
+        if membrane:
+            outside = ((sides >> p) & 1) == 0
+            if outside:  # the outer side's surfaces follow the inner side's
+                face += (face_base[p + 1] - face_base[p]) // 2
+        code, surf = hit_code(s, face, cx, cy, cz, 0.0, bc, patches)
         if code == BC_ABSORB or (code >= BC_PARTIAL and _partial_absorbs(kp, step, nref, code)):
             return cx, cy, cz, surf + 1, nref, 0
         if code == BC_TRANSMIT:
+            if membrane:  # through the membrane: the rest of the piece goes on from c
+                sides ^= np.int64(1) << np.int64(p)
+                x0 = cx
+                y0 = cy
+                z0 = cz
+                dx = ex - cx
+                dy = ey - cy
+                dz = ez - cz
+                nref += 1
+                continue
             return cx, cy, cz, -(surf + 1), nref, 0
-        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, role, par, sdf, mesh_meta, p, f, t, cx, cy,
-                                                      cz, dx, dy, dz, ex, ey, ez)
+        x0, y0, z0, dx, dy, dz, ex, ey, ez = _reflect(kind, par, sdf, mesh_meta, p, f, t, cx, cy, cz, dx,
+                                                      dy, dz, ex, ey, ez, outside)
         nref += 1
     return sx, sy, sz, 0, nref, 1
 

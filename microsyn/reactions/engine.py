@@ -733,8 +733,18 @@ class ReactionEngine:
         return v * (rho * rng.uniform(size=m) ** (1.0 / 3.0))[:, None]
 
     def _inside(self, species, pos, fallback, c):
+        """``pos``, with the products that would lie outside the domain, or across a membrane
+        from their reactants (at ``fallback``), placed again or at ``fallback``."""
         sim = self.sim
-        ok = sim.domain.contains(pos, species=species)
+        dom = sim.domain
+
+        def ok_at(p, ref):
+            ok = dom.contains(p, species=species)
+            if dom.membranes:
+                ok &= dom.same_side(p, ref, species=species)
+            return ok
+
+        ok = ok_at(pos, fallback)
         if ok.all():
             return pos
         pos = pos.copy()
@@ -745,7 +755,7 @@ class ReactionEngine:
                 wa, wb = c.weights
                 sign = -wb if species == c.products[0] else wa
                 cand = fallback[bad] + sign * r
-                good = sim.domain.contains(cand, species=species)
+                good = ok_at(cand, fallback[bad])
                 pos[bad[good]] = cand[good]
                 bad = bad[~good]
                 if bad.size == 0:

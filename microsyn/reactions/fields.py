@@ -190,6 +190,12 @@ class FieldSet:
         if name in self._names:
             raise ParameterError(f"a lattice field named {name!r} already exists; give each field its own name")
         D = check_positive(f"D of field {name!r} [um^2/ms]", D, allow_zero=True)
+        walls = self.domain.barrier_membranes(name)
+        if walls and D > 0.0:
+            raise GeometryError(
+                f"field {name!r}: the domain has membranes it cannot cross ({[m.name for m in walls]}), and "
+                f"lattice fields do not see membranes (they would diffuse through); track {name!r} as "
+                f"particles, or let it through: set_boundary(<membrane>, 'transmit', species={name!r})")
         live = self.domain.contains(self.centres(), species=name).reshape(self.shape)
         if not live.any():
             raise GeometryError(
