@@ -64,7 +64,7 @@ from .geometry import (
     prim_sdf,
     segment_interval,
 )
-from .patches import hit_code
+from .patches import disc_rim_weight, hit_code
 from .random import GOLDEN, STREAM_BRIDGE, STREAM_PARTIAL, counter_hash, mix64, u01
 
 BC_REFLECT = 0
@@ -521,6 +521,19 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
                 qx = cx + sg * dc * nx
                 qy = cy + sg * dc * ny
                 qz = cz + sg * dc * nz
+                if k == K_HALFSPACE:  # a disc patch: the Gaussian touching point across its rim
+                    pj, w = disc_rim_weight(surf, qx, qy, qz, math.sqrt(2.0 * Ddt * t * (1.0 - t)), patches)
+                    if pj >= 0:
+                        pa = prob * w if bc[s, pj] == BC_ABSORB else 0.0
+                        pb = prob * (1.0 - w) if -1.0 - bc[s, surf] == BC_ABSORB else 0.0
+                        if pa + pb < BRIDGE_NEGLIGIBLE:
+                            continue
+                        if u < pa:
+                            return pj + 1
+                        if u < pa + pb:
+                            return surf + 1
+                        u = (u - pa - pb) / (1.0 - pa - pb)
+                        continue
             else:
                 # one-face shapes: the nearest surface point of the end point
                 nx, ny, nz = face_normal(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)

@@ -14,6 +14,8 @@ it at the hit point.
 """
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -100,6 +102,30 @@ def hit_code(s, surf, x, y, z, dist, bc, patches):
     if own != surf:
         return bc[s, own], own
     return -1.0 - c, surf
+
+
+@nb.njit(**JIT_HOT)
+def disc_rim_weight(surf, x, y, z, sig, patches):
+    """(patch surface, w) for a Brownian bridge that touches flat surface ``surf`` near (x, y, z)
+    [um] with a Gaussian spread ``sig`` [um] per axis along it: the first disc patch of ``surf``
+    within 6 ``sig`` of the point and the probability w that the touching point lies in it
+    (across its rim only, valid for ``sig`` much smaller than the radius); (-1, 0) when no disc
+    patch is that close (the caller then uses the point itself)."""
+    n = np.int64(patches[0, 0])
+    for j in range(1, n + 1):
+        if np.int64(patches[j, 0]) != surf or np.int64(patches[j, 1]) != P_DISC:
+            continue
+        dx = x - patches[j, 5]
+        dy = y - patches[j, 6]
+        dz = z - patches[j, 7]
+        rho = math.sqrt(dx * dx + dy * dy + dz * dz)
+        a = patches[j, 8]
+        if rho > a + 6.0 * sig:
+            continue
+        if sig <= 0.0:
+            return np.int64(patches[j, 2]), 1.0 if rho <= a else 0.0
+        return np.int64(patches[j, 2]), 0.5 * math.erfc((rho - a) / (math.sqrt(2.0) * sig))
+    return np.int64(-1), 0.0
 
 
 @nb.njit(**JIT)
