@@ -192,7 +192,7 @@ class VTKSeriesWriter:
 
         pv = _pv()
         if self._surfaces is None:
-            s = self._surfaces_in if self._surfaces_in is not None else {h.name: h for h in sim.domain.holes}
+            s = self._surfaces_in if self._surfaces_in is not None else sim.domain.drawn_surfaces()
             self._surfaces = {n: _surface_arrays(v, self.surface_size) for n, v in s.items()}
         names = list(sim.species.names)
         fr = Frame(index=self.n_frames, time_ms=sim.time)

@@ -1217,6 +1217,11 @@ class Domain:
         """True where points (n, 3) [um] are inside the domain (for ``species``)."""
         return self.sdf(points, species) <= 0.0
 
+    def drawn_surfaces(self) -> dict:
+        """{name: shape} of the surfaces a picture shows by default: the holes (a membrane cut
+        out of the domain, vesicles) and the internal membranes."""
+        return {h.name: h for h in self.holes + self.membranes}
+
     def barrier_membranes(self, species: str | None = None) -> list[Shape]:
         """The membranes that keep ``species`` on its side (not transmitting on every side)."""
         out = []

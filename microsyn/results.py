@@ -318,7 +318,7 @@ class ResultsWriter:
             g.attrs["shape"] = np.asarray(self.lattice.shape, np.int64)
         surfaces = self.surfaces
         if surfaces is None:
-            surfaces = {h.name: h for h in sim.domain.holes}
+            surfaces = sim.domain.drawn_surfaces()
         for name, s in surfaces.items():
             pts, tri = _surface_arrays(s, self.surface_size)
             write_surface(f, name, pts, tri)

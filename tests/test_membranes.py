@@ -145,3 +145,10 @@ def test_bad_membrane_use_is_refused():
     sim.use_field_lattice(0.05)
     with pytest.raises(ms.GeometryError, match="lattice fields do not see membranes"):
         sim.add_species(ms.Species("B", 0, 0.1, 0.1), kind="field")
+
+
+def test_membranes_are_drawn_by_default():
+    cell = ms.Sphere((0, 0, 0), 0.2, name="cell")
+    ves = ms.Sphere((0.3, 0, 0), 0.05, name="ves")
+    dom = ms.Domain(_box(), holes=[ves], membranes=[cell])
+    assert list(dom.drawn_surfaces()) == ["ves", "cell"]

@@ -339,3 +339,24 @@ def test_coupled_simulation_run_alone_before_start_is_refused():
     cpl.start()
     cpl.sim.run(0.1)  # after start() the Simulation advances the coupling too
     assert cpl.solver.t_ms == pytest.approx(0.1, abs=1e-12)
+
+
+def test_channels_on_an_internal_membrane_emit_on_both_sides():
+    """A zero-thickness membrane plane z = 0 with the domain on both sides: Na+ entering is
+    emitted at the cytoplasmic mouth (z > 0), K+ leaving at the extracellular one (z < 0), and
+    each stays on its side."""
+    mem = ms.HalfSpace((0, 0, 0), (0, 0, 1), name="mem")  # :in is z > 0, the cytoplasm
+    dom = ms.Domain(ms.Sphere((0, 0, 0), 0.5, name="far"), membranes=[mem])
+    dom.set_boundary("far", "absorb")
+    solver = MembraneSolver(cable(20.0, 2.0, 2), dt_ms=0.01)
+    sim = ms.Simulation(dom, dt=1e-4, species=["Na+", "K+"], seed=3)
+    cpl = SynapticCoupling(solver, sim)
+    na = cpl.add_synapse(Synapse(always_open("Na+", E=50.0), 5, at=(0, 0, 0), node=0, membrane="mem",
+                                 initial_state="O"))
+    k = cpl.add_synapse(Synapse(always_open("K+", E=-90.0), 5, at=(0.1, 0, 0), node=0, membrane="mem",
+                                initial_state="O"))
+    cpl.run(0.5)
+    assert na.ions_in["Na+"] > 50 and k.ions_out["K+"] > 50
+    assert sim.count("K+") + sim.absorbed_count(species="K+") == k.ions_out["K+"]
+    assert np.all(sim.positions("Na+")[:, 2] > 0) and np.all(sim.positions("K+")[:, 2] < 0)
+    assert sim.absorbed_count("mem:in") == 0 and sim.absorbed_count("mem:out") == 0

@@ -733,7 +733,7 @@ class Scene:
         graph = getattr(membrane, "graph", membrane)
         nodes = None if graph is None else graph.xyz_um
         if surfaces is None:
-            surfaces = {h.name: h for h in sim.domain.holes}
+            surfaces = sim.domain.drawn_surfaces()
         for name, s in surfaces.items():
             sc.add_surface(name, _surface_arrays(s), nodes_um=nodes if (voltage or membrane) else None,
                            clim=voltage_clim)
