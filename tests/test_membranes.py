@@ -152,3 +152,21 @@ def test_membranes_are_drawn_by_default():
     ves = ms.Sphere((0.3, 0, 0), 0.05, name="ves")
     dom = ms.Domain(_box(), holes=[ves], membranes=[cell])
     assert list(dom.drawn_surfaces()) == ["ves", "cell"]
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_plane_membrane_reflects_by_folds_on_either_side(side):
+    """Next to a reflecting plane membrane the stepping kernel folds steps in the plane (as for a
+    hole's plane) on whichever side the particle is: most boundary steps are folds, few go
+    through the general resolver, and all particles keep their side."""
+    mem = ms.HalfSpace((0, 0, 0), (0, 0, 1), name="mem")
+    dom = ms.Domain(_box(1.0), membranes=[mem])
+    sim = ms.Simulation(dom, dt=1e-5, species=["Na+"], D={"Na+": 0.5}, seed=8)
+    rng = np.random.default_rng(2)
+    p = rng.uniform(-0.8, 0.8, (5000, 3))
+    p[:, 2] = side * rng.uniform(1e-4, 0.03, len(p))
+    sim.add_particles("Na+", p)
+    sim.run(100 * sim.dt)
+    st = sim.stats
+    assert st["folds"] > 5 * st["resolved"] > 0
+    assert np.all(side * sim.positions("Na+")[:, 2] > 0)

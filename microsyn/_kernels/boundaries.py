@@ -163,8 +163,8 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
     the ball of radius ``r_ball`` >= r around the point, cut by up to two surfaces that a step
     can be checked against exactly and cheaply:
 
-    - a *fold plane* (n, off): the nearest surface is a flat reflecting half-space (a hole, or
-      the domain's only solid). Within the ball it is
+    - a *fold plane* (n, off): the nearest surface is a flat reflecting half-space (a hole, a
+      membrane on the point's side, or the domain's only solid). Within the ball it is
       the only flat surface, so a step that stays in the ball is reflected exactly by one fold of
       its end point (the mirror image of a point beyond the plane is closer to the ball's centre,
       which is on the domain side, so the reflected path stays in the ball);
@@ -186,6 +186,7 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
     r2 = INF  # second smallest
     f1p = -1  # the flat reflecting face giving r1, if it is one
     f1f = -1
+    f1out = False  # the domain is on the outer side of that face's primitive
     best_solid = -INF
     solid_m = 0.0
     ts = INF  # bound from the container sphere, if the only solid is a sphere
@@ -208,6 +209,7 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
                         r1 = t
                         f1p = p if bc[s, surf] == BC_REFLECT else -1
                         f1f = f
+                        f1out = False
                     elif t < r2:
                         r2 = t
                 continue
@@ -229,14 +231,20 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
             else:
                 d = prim_sdf(kind, par, sdf, mesh_meta, p, x, y, z)
             membrane = role[p] == ROLE_MEMBRANE
-            if membrane:
+            outside = True  # a hole's domain is outside it
+            col = face_base[p]
+            if membrane:  # the side the point is on, and that side's surface
+                outside = d > 0.0
+                if outside:
+                    col += (face_base[p + 1] - face_base[p]) // 2
                 d = abs(d)
             t = d - pm
             if t < r1:
                 r2 = r1
                 r1 = t
-                f1p = p if (k == K_HALFSPACE and not membrane and bc[s, face_base[p]] == BC_REFLECT) else -1
+                f1p = p if (k == K_HALFSPACE and bc[s, col] == BC_REFLECT) else -1
                 f1f = 0
+                f1out = outside
             elif t < r2:
                 r2 = t
     if best_solid > -INF:
@@ -274,7 +282,7 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
     cz = 0.0
     rc2 = INF
     if fold:
-        flat, nx, ny, nz, off = face_plane(kind, par, f1p, f1f, role[f1p] == ROLE_HOLE)
+        flat, nx, ny, nz, off = face_plane(kind, par, f1p, f1f, f1out)
     if sph:
         rc = par[sp, 3] - spm  # radius less the bridge margin
         cx = par[sp, 0]
