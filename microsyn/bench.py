@@ -8,8 +8,8 @@ Gaussian methods. Each throughput is the median of several repeats after a warm-
 are shared and noisy). The numpy baseline is a plain vectorised implementation timed in the
 same run (``standard_normal`` steps with folding for the box; trilinear lattice lookup with
 rejection for the mesh). Where the ``smoldyn`` package imports, the box case also runs in
-Smoldyn. The other subsystems' benchmarks (membrane, synapse, reactions, rendering) join the
-list.
+Smoldyn. The other subsystems' benchmarks (membrane, synapse, reactions, surfaces, rendering)
+join the list.
 """
 from __future__ import annotations
 
@@ -181,6 +181,52 @@ def particle_benchmarks(quick: bool = False) -> list[dict]:
     return out
 
 
+def _surface_sim(kind: str, n: int, seed: int = 1):
+    """Particles within 30 nm above a reflecting plane z = 0 in a reflecting 2 um box: the plane
+    is a hole's face (``hole``), an internal membrane (``membrane``) or a hole's face carrying an
+    absorbing disc patch of radius 0.1 um (``patched``)."""
+    import microsyn as ms
+
+    box = ms.Box((-1, -1, -1), (1, 1, 1), name="box")
+    if kind == "membrane":
+        dom = ms.Domain(box, membranes=[ms.HalfSpace((0, 0, 0), (0, 0, 1), name="plane")])
+    else:
+        dom = ms.Domain(box, holes=[ms.HalfSpace((0, 0, 0), (0, 0, -1), name="plane")])
+    if kind == "patched":
+        dom.add_patch("disc", "plane", ms.DiscPatch((0, 0, 0), 0.1))
+        dom.set_boundary("disc", "absorb")
+    sim = ms.Simulation(dom, dt=1e-5, species=["Na+"], D={"Na+": 0.5}, seed=seed)
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(-0.9, 0.9, (n, 3))
+    p[:, 2] = rng.uniform(0.0, 0.03, n)
+    sim.add_particles("Na+", p)
+    return sim
+
+
+def surface_benchmarks(quick: bool = False) -> list[dict]:
+    """``membrane_plane`` and ``patched_plane``: particles next to an internal membrane plane, and
+    next to a plane with an absorbing disc patch, against the same particles next to a hole's
+    plane (``ratio_vs_hole_plane``), 100 steps per repeat (rms step 3.2 nm per axis),
+    medians; ``paths`` are the kernel's counts of slow, folded and fully resolved steps."""
+    n = 20_000 if quick else 100_000
+    steps = 20 if quick else 100
+    repeats = 2 if quick else 5
+    rates = {}
+    paths = {}
+    for kind in ("hole", "membrane", "patched"):
+        sim = _surface_sim(kind, n)
+        work = n * steps
+        rates[kind] = _median_rate(lambda sim=sim: sim.run(steps * sim.dt, progress=False), work, repeats)
+        paths[kind] = {k: int(sim.stats[k]) for k in ("slow_steps", "folds", "resolved")}
+    out = []
+    for case, kind in (("membrane_plane", "membrane"), ("patched_plane", "patched")):
+        out.append({"case": case, "n": n, "particle_steps_per_s": rates[kind],
+                    "hole_plane_particle_steps_per_s": rates["hole"],
+                    "ratio_vs_hole_plane": rates[kind] / rates["hole"], "paths": paths[kind],
+                    "hole_plane_paths": paths["hole"]})
+    return out
+
+
 def _optional(module: str, quick: bool) -> list[dict]:
     import importlib
 
@@ -196,6 +242,7 @@ GROUPS = {
     "membrane": lambda quick: _optional("microsyn.membrane.bench", quick),
     "synapse": lambda quick: _optional("microsyn.synapse_bench", quick),
     "reactions": lambda quick: _optional("microsyn.reactions.bench", quick),
+    "surfaces": lambda quick: surface_benchmarks(quick),
     "render": lambda quick: _optional("microsyn.render.bench", quick),
 }
 

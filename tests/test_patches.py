@@ -271,3 +271,17 @@ def test_bad_patches_are_refused_with_what_to_change():
     d = ms.Domain(ms.Sphere((0, 0, 0), 1.0, name="s"))
     with pytest.raises(ms.GeometryError, match="a vertex is"):
         d.add_patch("t", "s", ms.TrianglePatch.from_mesh(mesh, cells=[0]))
+
+
+def test_surface_benchmark_runs_and_patched_planes_keep_the_fold_path():
+    """``microsyn bench --only surfaces`` (quick): both cases report their throughput and ratio;
+    next to a plane with a small disc patch most boundary steps are still folds (the fold ball is
+    kept clear of the patch), not general resolutions."""
+    from microsyn.bench import surface_benchmarks
+
+    rows = {r["case"]: r for r in surface_benchmarks(quick=True)}
+    assert set(rows) == {"membrane_plane", "patched_plane"}
+    for r in rows.values():
+        assert r["particle_steps_per_s"] > 0 and r["ratio_vs_hole_plane"] > 0
+    p = rows["patched_plane"]["paths"]
+    assert p["folds"] > 3 * p["resolved"]

@@ -64,7 +64,7 @@ from .geometry import (
     prim_sdf,
     segment_interval,
 )
-from .patches import disc_rim_weight, hit_code
+from .patches import disc_rim_weight, hit_code, patch_clearance
 from .random import GOLDEN, STREAM_BRIDGE, STREAM_PARTIAL, counter_hash, mix64, u01
 
 BC_REFLECT = 0
@@ -152,8 +152,14 @@ def face_margins(margin, bc):
     return out
 
 
+@nb.njit(inline="always", **JIT)
+def _plain_code(c):
+    """A face's own boundary code (decoded where the face carries patches)."""
+    return c if c >= 0.0 else -1.0 - c
+
+
 @nb.njit(**JIT_HOT)
-def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
                     reach):
     """The free region of a particle of species ``s`` at (x, y, z), for the stepping kernels.
 
@@ -174,7 +180,8 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
       the surface nor comes within the margin of it.
 
     A surface is used this way only when it is within ``reach`` [um] (a few rms steps; farther
-    away the plain ball lasts long enough) and it makes the ball larger. Without a fold plane
+    away the plain ball lasts long enough) and it makes the ball larger. A reflecting plane with
+    patches is a fold plane too, with the ball kept clear of the patches (and their margin). Without a fold plane
     n = 0 and off = -1; without a sphere rc2 = inf (both tests then always pass).
     """
     n = kind.shape[0]
@@ -187,6 +194,7 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
     f1p = -1  # the flat reflecting face giving r1, if it is one
     f1f = -1
     f1out = False  # the domain is on the outer side of that face's primitive
+    f1col = -1  # that face's surface (its column of bc)
     best_solid = -INF
     solid_m = 0.0
     ts = INF  # bound from the container sphere, if the only solid is a sphere
@@ -207,9 +215,10 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
                     if t < r1:
                         r2 = r1
                         r1 = t
-                        f1p = p if bc[s, surf] == BC_REFLECT else -1
+                        f1p = p if _plain_code(bc[s, surf]) == BC_REFLECT else -1
                         f1f = f
                         f1out = False
+                        f1col = surf
                     elif t < r2:
                         r2 = t
                 continue
@@ -242,9 +251,10 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
             if t < r1:
                 r2 = r1
                 r1 = t
-                f1p = p if (k == K_HALFSPACE and bc[s, col] == BC_REFLECT) else -1
+                f1p = p if (k == K_HALFSPACE and _plain_code(bc[s, col]) == BC_REFLECT) else -1
                 f1f = 0
                 f1out = outside
+                f1col = col
             elif t < r2:
                 r2 = t
     if best_solid > -INF:
@@ -255,6 +265,8 @@ def checkpoint_ball(s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_ba
             f1p = -1
         elif t < r2:
             r2 = t
+    if f1p >= 0 and bc[s, f1col] < 0.0:  # a patched plane: keep the fold ball off its patches
+        r2 = min(r2, patch_clearance(f1col, x, y, z, patches) - fmargin[s, f1col])
     r = min(r1, ts)
     # the options: plain ball, fold, sphere, fold and sphere; the largest ball wins
     use_fold = f1p >= 0 and r1 < reach and r2 > r1

@@ -87,7 +87,7 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
     qz = z0 + dz
     reach = FOLD_REACH_SIGMAS * sigma_s
     rq, rf, nx, ny, nz, off, cx, cy, cz, rc2 = checkpoint_ball(
-        s, qx, qy, qz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin, reach)
+        s, qx, qy, qz, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin, reach)
     counters[b, C_SLOW] += 1
     L = math.sqrt(dx * dx + dy * dy + dz * dz)
     if rq > 0.0 and L < max(rp, 0.0) + rq:
@@ -114,7 +114,7 @@ def _slow(i, x0, y0, z0, dx, dy, dz, rp, kp, stp, species, state, sigma_s, Ddt_s
     if x == qx and y == qy and z == qz:  # the step touched nothing after all: q's region
         return qx, qy, qz, rq, rf, nx, ny, nz, off, cx, cy, cz, rc2
     r, rf, nx, ny, nz, off, cx, cy, cz, rc2 = checkpoint_ball(
-        s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin, reach)
+        s, x, y, z, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin, reach)
     return x, y, z, r, rf, nx, ny, nz, off, cx, cy, cz, rc2
 
 
@@ -236,7 +236,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 lsg[j] = sigma[s]
                 (r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
                  lsr2[j]) = checkpoint_ball(
-                    s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                    s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
                     FOLD_REACH_SIGMAS * sigma[s])
                 lrp[j] = r
                 _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
@@ -254,7 +254,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                     (r, rf, lfx[j_born], lfy[j_born], lfz[j_born], lfo[j_born], lsx[j_born], lsy[j_born],
                      lsz[j_born], lsr2[j_born]) = checkpoint_ball(
                         s, lx[j_born], ly[j_born], lz[j_born], kind, role, active, par, sdf, mesh_meta,
-                        face_base, bc, fmargin, FOLD_REACH_SIGMAS * sigma[s])
+                        face_base, bc, patches, fmargin, FOLD_REACH_SIGMAS * sigma[s])
                     lrp[j_born] = r
                     _set_ball(lsafe, lsafe_f, lhf, j_born, rf, lfx[j_born], lfy[j_born], lfz[j_born], lsr2[j_born])
                 j_born += 1
@@ -376,7 +376,7 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 sr2 = np.inf
             else:
                 r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
-                    s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, fmargin,
+                    s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
                     FOLD_REACH_SIGMAS * g)
             safe2 = rf * rf if rf > 0.0 else -1.0
             special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf

@@ -91,6 +91,22 @@ def patch_at(surf, x, y, z, dist, patches):
 
 
 @nb.njit(**JIT_HOT)
+def patch_clearance(surf, x, y, z, patches):
+    """A lower bound [um] on the distance from (x, y, z) to every patch of surface ``surf`` (its
+    patches' bounding balls); inf without patches."""
+    n = np.int64(patches[0, 0])
+    best = np.inf
+    for j in range(1, n + 1):
+        if np.int64(patches[j, 0]) != surf:
+            continue
+        dx = x - patches[j, 5]
+        dy = y - patches[j, 6]
+        dz = z - patches[j, 7]
+        best = min(best, math.sqrt(dx * dx + dy * dy + dz * dz) - patches[j, 8])
+    return best
+
+
+@nb.njit(**JIT_HOT)
 def hit_code(s, surf, x, y, z, dist, bc, patches):
     """(boundary code, surface index) for species ``s`` hitting surface ``surf`` at (x, y, z),
     ``dist`` [um] from it (0 at a hit): the patch's where a patch holds the point, else the
