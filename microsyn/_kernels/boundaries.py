@@ -458,6 +458,21 @@ def _on_boundary(s, p_own, x, y, z, nx, ny, nz, kind, role, active, par, sdf, me
 
 
 @nb.njit(**JIT_HOT)
+def _bridge_touch(kind, par, sdf, mesh_meta, p, f, x0, y0, z0, x1, y1, z1, Ddt, margin, outside):
+    """(probability, d0, d1) that the bridge of a step p0 -> p1 touches face ``f`` of primitive
+    ``p``, from the end points' distances d0, d1 to it on the domain side (``outside``: the
+    domain is outside the primitive); 0 where an end is beyond the face or the margin."""
+    d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
+    d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
+    if outside:
+        d0 = -d0
+        d1 = -d1
+    if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
+        return 0.0, d0, d1
+    return math.exp(-d0 * d1 / Ddt), d0, d1
+
+
+@nb.njit(**JIT_HOT)
 def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par, face_base, sdf,
                       mesh_meta, bc, patches, margin, sides):
     """Surface id + 1 at which a step that stayed inside is absorbed by the Brownian bridge,
@@ -507,14 +522,8 @@ def bridge_absorption(s, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, par
             patched = bc[s, surf] < 0.0
             if bc[s, surf] != BC_ABSORB and not patched:
                 continue
-            d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
-            d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
-            if role[p] == ROLE_HOLE:
-                d0 = -d0
-                d1 = -d1
-            if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
-                continue
-            prob = math.exp(-d0 * d1 / Ddt)
+            prob, d0, d1 = _bridge_touch(kind, par, sdf, mesh_meta, p, f, x0, y0, z0, x1, y1, z1, Ddt, margin,
+                                         role[p] == ROLE_HOLE)
             if prob < BRIDGE_NEGLIGIBLE:
                 continue
             if finite:
@@ -596,14 +605,8 @@ def _membrane_bridge(s, p, x0, y0, z0, x1, y1, z1, Ddt, u, kind, role, active, p
         surf = face_base[p] + f + (0 if inner else nfg)
         if bc[s, surf] != BC_ABSORB:
             continue
-        d0 = face_distance(kind, par, sdf, mesh_meta, p, f, x0, y0, z0)
-        d1 = face_distance(kind, par, sdf, mesh_meta, p, f, x1, y1, z1)
-        if not inner:
-            d0 = -d0
-            d1 = -d1
-        if d0 < 0.0 or d1 < 0.0 or d0 > margin or d1 > margin:
-            continue
-        prob = math.exp(-d0 * d1 / Ddt)
+        prob, d0, d1 = _bridge_touch(kind, par, sdf, mesh_meta, p, f, x0, y0, z0, x1, y1, z1, Ddt, margin,
+                                     not inner)
         if prob < BRIDGE_NEGLIGIBLE:
             continue
         if finite:

@@ -29,6 +29,15 @@ P_TRIANGLES = 2
 ON_TRIANGLE_TOL = 1e-6
 
 
+@nb.njit(inline="always", **JIT)
+def _centre_distance(patches, j, x, y, z):
+    """Distance [um] from (x, y, z) to the centre of patch j's bounding ball."""
+    dx = x - patches[j, 5]
+    dy = y - patches[j, 6]
+    dz = z - patches[j, 7]
+    return math.sqrt(dx * dx + dy * dy + dz * dz)
+
+
 @nb.njit(**JIT_HOT)
 def _in_polygon(patches, r0, nv, x, y, z):
     ox = x - patches[r0, 0]
@@ -70,11 +79,7 @@ def patch_at(surf, x, y, z, dist, patches):
     for j in range(1, n + 1):
         if np.int64(patches[j, 0]) != surf:
             continue
-        dx = x - patches[j, 5]
-        dy = y - patches[j, 6]
-        dz = z - patches[j, 7]
-        rb = patches[j, 8] + dist
-        if dx * dx + dy * dy + dz * dz > rb * rb:
+        if _centre_distance(patches, j, x, y, z) > patches[j, 8] + dist:
             continue
         k = np.int64(patches[j, 1])
         r0 = np.int64(patches[j, 3])
@@ -99,10 +104,7 @@ def patch_clearance(surf, x, y, z, patches):
     for j in range(1, n + 1):
         if np.int64(patches[j, 0]) != surf:
             continue
-        dx = x - patches[j, 5]
-        dy = y - patches[j, 6]
-        dz = z - patches[j, 7]
-        best = min(best, math.sqrt(dx * dx + dy * dy + dz * dz) - patches[j, 8])
+        best = min(best, _centre_distance(patches, j, x, y, z) - patches[j, 8])
     return best
 
 
@@ -131,10 +133,7 @@ def disc_rim_weight(surf, x, y, z, sig, patches):
     for j in range(1, n + 1):
         if np.int64(patches[j, 0]) != surf or np.int64(patches[j, 1]) != P_DISC:
             continue
-        dx = x - patches[j, 5]
-        dy = y - patches[j, 6]
-        dz = z - patches[j, 7]
-        rho = math.sqrt(dx * dx + dy * dy + dz * dz)
+        rho = _centre_distance(patches, j, x, y, z)
         a = patches[j, 8]
         if rho > a + 6.0 * sig:
             continue

@@ -21,16 +21,9 @@ import numpy as np
 import pytest
 
 import microsyn as ms
+from test_absorbing_targets_capacitance import _run_until_all_ended
 
 D = 1.0  # um^2/ms
-
-
-def _run_until_all_ended(sim, chunk, max_chunks=400):
-    for _ in range(max_chunks):
-        if sim.count() == 0:
-            return
-        sim.run(chunk)
-    raise AssertionError(f"{sim.count()} particles still alive after {max_chunks * chunk} ms")
 
 
 def _share(dom, start, n, dt, patch, seed):
