@@ -73,6 +73,20 @@ class Patch:
         raise GeometryError(f"{type(self).__name__}: its area on this surface is not known")
 
 
+def _finite_array(what: str, values, row_shape: tuple, min_rows: int, shape_text: str) -> np.ndarray:
+    """``values`` as a float array of rows of ``row_shape`` (at least ``min_rows``), all finite,
+    or a ParameterError that names ``what`` and the expected ``shape_text``."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what} must be numbers of shape {shape_text}, got {values!r}") from None
+    if a.ndim != 1 + len(row_shape) or a.shape[1:] != row_shape or a.shape[0] < min_rows:
+        raise ParameterError(f"{what} must have shape {shape_text}, got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ParameterError(f"{what} must be finite")
+    return a
+
+
 def _points(points) -> np.ndarray:
     p = np.asarray(points, dtype=np.float64)
     return p[None, :] if p.ndim == 1 else p
@@ -189,14 +203,7 @@ class PolygonPatch(Patch):
     kind = P_POLYGON
 
     def __init__(self, vertices):
-        try:
-            v = np.asarray(vertices, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterError(f"PolygonPatch: vertices must be numbers of shape (k, 3), got {vertices!r}") from None
-        if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] < 3:
-            raise ParameterError(f"PolygonPatch: vertices must have shape (k >= 3, 3), got {v.shape}")
-        if not np.all(np.isfinite(v)):
-            raise ParameterError("PolygonPatch: vertices must be finite")
+        v = _finite_array("PolygonPatch: vertices", vertices, (3,), 3, "(k >= 3, 3)")
         self.vertices = v
         c = v.mean(axis=0)
         nrm = np.zeros(3)
@@ -305,14 +312,7 @@ class TrianglePatch(Patch):
     kind = P_TRIANGLES
 
     def __init__(self, triangles):
-        try:
-            t = np.asarray(triangles, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterError(f"TrianglePatch: triangles must be numbers of shape (m, 3, 3), got {triangles!r}") from None
-        if t.ndim != 3 or t.shape[1:] != (3, 3) or len(t) == 0:
-            raise ParameterError(f"TrianglePatch: triangles must have shape (m >= 1, 3, 3), got {t.shape}")
-        if not np.all(np.isfinite(t)):
-            raise ParameterError("TrianglePatch: triangles must be finite")
+        t = _finite_array("TrianglePatch: triangles", triangles, (3, 3), 1, "(m >= 1, 3, 3)")
         self.triangles = t
         pts = t.reshape(-1, 3)
         self._center = pts.mean(axis=0)
