@@ -791,7 +791,7 @@ class CompiledGeometry:
 
         from .errors import TimeStepError
 
-        bc = _decode_patched(self.bc, self.patched)
+        bc = _flip_patched(self.bc, self.patched)
         for si, fi in zip(*np.nonzero(self.kappa > 0)):
             s = float(sigma[si])
             P = 0.0 if s == 0.0 else float(self.kappa[si, fi]) * math.sqrt(2.0 * math.pi) * dt / s
@@ -801,7 +801,7 @@ class CompiledGeometry:
                     f"gives an absorption probability of {P:.3g} per hit at dt = {dt:g} ms (must be "
                     f"<= 0.1 for the Robin boundary to hold); use dt <= {dt * (0.1 / P) ** 2:.3g} ms")
             bc[si, fi] = 3.0 + P
-        out = replace(self, bc=_encode_patched(bc, self.patched))
+        out = replace(self, bc=_flip_patched(bc, self.patched))
         out.__dict__.pop("_digest", None)
         return out
 
@@ -824,16 +824,9 @@ class CompiledGeometry:
         return d
 
 
-def _encode_patched(bc, patched):
-    """``bc`` with the codes of patched faces stored as -1 - code (see :mod:`microsyn._kernels.patches`)."""
-    if patched is None or not patched.any():
-        return bc
-    out = bc.copy()
-    out[:, :patched.size][:, patched] = -1.0 - out[:, :patched.size][:, patched]
-    return out
-
-
-def _decode_patched(bc, patched):
+def _flip_patched(bc, patched):
+    """A copy of ``bc`` with the codes of patched faces mapped c -> -1 - c: this stores them for
+    the kernels (see :mod:`microsyn._kernels.patches`) and, applied again, restores them."""
     out = bc.copy()
     if patched is not None and patched.any():
         out[:, :patched.size][:, patched] = -1.0 - out[:, :patched.size][:, patched]
@@ -884,11 +877,7 @@ class Domain:
 
     def add_membrane(self, shape: Shape) -> "Domain":
         """Add an internal membrane of zero thickness (see the class docstring)."""
-        from ._kernels.boundaries import MAX_MEMBRANES
-
         self._add(shape, self.membranes)
-        if len(self.membranes) > MAX_MEMBRANES:
-            raise GeometryError(f"at most {MAX_MEMBRANES} membranes in one domain")
         return self
 
     def membrane_side(self, membrane: str, side: str):
@@ -1116,6 +1105,11 @@ class Domain:
         shapes = self.shapes
         n = len(shapes)
         kind = np.array([s.kind for s in shapes], np.int64)
+        from ._kernels.boundaries import MAX_MEMBRANES
+
+        if self.membranes and n > MAX_MEMBRANES:  # a membrane's side is bit p (its shape's index) of an int64
+            raise GeometryError(f"a domain with membranes may have at most {MAX_MEMBRANES} shapes in all, "
+                                f"not {n}; merge shapes (e.g. into a Mesh)")
         role = np.array([0] * len(self.solids) + [1] * len(self.holes) + [2] * len(self.membranes), np.int64)
         par = np.zeros((n, _kg.N_PAR))
         sdf_parts = []
@@ -1192,7 +1186,7 @@ class Domain:
         from .patches import patch_table
 
         return CompiledGeometry(kind, role, active, par, face_base, sdf, mesh_meta,
-                                _encode_patched(bc, patched), has_absorb, names, kappa,
+                                _flip_patched(bc, patched), has_absorb, names, kappa,
                                 patch_table(entries), patched)
 
     def sdf(self, points, species: str | None = None) -> np.ndarray:

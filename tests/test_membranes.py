@@ -170,3 +170,12 @@ def test_plane_membrane_reflects_by_folds_on_either_side(side):
     st = sim.stats
     assert st["folds"] > 5 * st["resolved"] > 0
     assert np.all(side * sim.positions("Na+")[:, 2] > 0)
+
+
+def test_too_many_shapes_with_membranes_is_refused():
+    """A membrane's side is one bit per shape index: more than 62 shapes with a membrane is
+    refused at compile time with what to do."""
+    holes = [ms.Sphere((0.4, 0.4, -0.45 + 0.014 * i), 0.005, name=f"v{i}") for i in range(62)]
+    dom = ms.Domain(_box(), holes=holes, membranes=[ms.Sphere((0, 0, 0), 0.2, name="cell")])
+    with pytest.raises(ms.GeometryError, match="at most 62 shapes"):
+        dom.compile(["Na+"])
