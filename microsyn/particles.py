@@ -1,8 +1,11 @@
 """Structure-of-arrays particle storage.
 
-One particle costs 40 bytes: x, y, z (float64, um), a unique id (uint64, the random-number key)
+One particle costs 48 bytes: x, y, z (float64, um), a unique id (uint64, the random-number key)
 a species index (int16), a state (int16: 0 alive, +(k+1) absorbed at surface k, -(k+1)
-transmitted out through surface k) and a *free radius* (float32, um): a lower bound, left by the
+transmitted out through surface k), a *reaction clock* (float64: the integrated first-order
+reaction rate still to go before the particle reacts, an exponential of mean 1 drawn from its id
+by the stepping kernel; NaN until drawn; see :mod:`microsyn._kernels.clocks`) and a *free radius*
+(float32, um): a lower bound, left by the
 last kernel call, on the distance from the particle to every surface of its domain (less the
 Brownian-bridge margins), or -1 when unknown. The next call starts from it instead of looking
 the geometry up again (for a mesh, eight lattice reads per particle). Anything that moves
@@ -19,8 +22,9 @@ from .errors import ParameterError
 
 FREE_RADIUS_DTYPE = np.float32
 BYTES_PER_PARTICLE = 3 * np.dtype(POSITION_DTYPE).itemsize + np.dtype(ID_DTYPE).itemsize + \
-    np.dtype(SPECIES_DTYPE).itemsize + np.dtype(STATE_DTYPE).itemsize + np.dtype(FREE_RADIUS_DTYPE).itemsize
-_ARRAYS = ("_x", "_y", "_z", "_pid", "_species", "_state", "_free_r")
+    np.dtype(SPECIES_DTYPE).itemsize + np.dtype(STATE_DTYPE).itemsize + np.dtype(FREE_RADIUS_DTYPE).itemsize + \
+    np.dtype(np.float64).itemsize
+_ARRAYS = ("_x", "_y", "_z", "_pid", "_species", "_state", "_free_r", "_clock")
 
 
 class ParticleStore:
@@ -35,6 +39,7 @@ class ParticleStore:
         self._species = np.empty(capacity, SPECIES_DTYPE)
         self._state = np.empty(capacity, STATE_DTYPE)
         self._free_r = np.empty(capacity, FREE_RADIUS_DTYPE)
+        self._clock = np.empty(capacity, np.float64)
         self.free_key = None  # what the free radii were computed for (geometry, steps, margins)
         self.n = 0
         self.next_id = 0
@@ -68,10 +73,19 @@ class ParticleStore:
     def free_r(self):
         return self._free_r[: self.n]
 
+    @property
+    def clock(self):
+        return self._clock[: self.n]
+
     def forget_free_radii(self) -> None:
         """Mark every free radius unknown (after moving particles outside the kernels, or when
         the geometry, the time step or a boundary condition changes)."""
         self.free_r[:] = -1.0
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "_clock" not in state:  # a store pickled before particles had reaction clocks
+            self._clock = np.full(self._x.shape[0], np.nan)
 
     @property
     def capacity(self) -> int:
@@ -107,6 +121,7 @@ class ParticleStore:
         self._species[s] = species_index
         self._state[s] = 0
         self._free_r[s] = -1.0
+        self._clock[s] = np.nan
         self.n += m
         self.next_id += m
         return s

@@ -89,6 +89,8 @@ class Simulation:
     100
     """
 
+    _ended_pending = False  # particles ended in a kernel call and wait to be removed
+
     def __init__(self, geometry, dt: float, species: Iterable = (), seed: int = 0,
                  gaussian: str = "table", medium: str = "cytoplasm", D: dict | None = None,
                  check_escapes: bool = True, allow_large_dt: bool = False, threads: int | None = None):
@@ -593,27 +595,12 @@ class Simulation:
         if not self.reactions.active:
             self._diffuse(nsteps, cg, check=True)
             return
-        self.reactions.compile()
-        pending = False  # reacted particles wait (state REACTED, skipped by every kernel) until the end
-        args = self._kernel_args(cg)
-        for _ in range(nsteps):  # reactions couple particles: one Brownian step, then the pass
-            if self.step % SORT_EVERY_STEPS == 0:
-                self.reactions.sort_particles()
-            self._diffuse(1, cg, check=False, args=args)
-            t0 = _time.perf_counter()
-            prev = self._set_threads(self.particles.n)
-            try:
-                consumed = self.reactions.after_step(self.step - 1)
-            finally:
-                _restore_threads(prev)
-            t1 = _time.perf_counter()
-            self.timings["reactions"] = self.timings.get("reactions", 0.0) + t1 - t0
-            pending = pending or consumed > 0
-            self.timings["fates"] += _time.perf_counter() - t1
-        if pending:  # reacted particles leave; their fates are the reaction counts
-            t1 = _time.perf_counter()
-            self._record_fates(self.particles.compact(), cg)
-            self.timings["fates"] += _time.perf_counter() - t1
+        # reacted particles wait (state REACTED, skipped by every kernel) until the end
+        self.reactions.advance(nsteps, cg, self._kernel_args(cg))
+        t1 = _time.perf_counter()  # the reacted and the ended leave; reactions count their fates
+        self._record_fates(self.particles.compact(), cg)
+        self._ended_pending = False
+        self.timings["fates"] += _time.perf_counter() - t1
         if self.check_escapes:
             t3 = _time.perf_counter()
             self.assert_no_escapes(cg)
@@ -629,58 +616,92 @@ class Simulation:
             numba.set_num_threads(want)
         return prev
 
-    def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool, args=None):
-        from ._kernels import brownian as kb
-
-        ps = self.particles
-        tm = self.timings
-        t0 = _time.perf_counter()
-        # births of the continuous sources in [step, step + nsteps)
-        births_sp, births_pos, births_start = [], [], []
+    def _source_births(self, nsteps: int) -> list[tuple[int, int, np.ndarray]]:
+        """The births of the continuous sources in steps [step, step + nsteps): (local step,
+        species index, positions (m, 3) [um]) by step, then by source."""
+        out = []
         for src in self._continuous_sources:
             counts = src.births(self, self.step, nsteps)
             m = int(counts.sum())
             if m:
-                births_sp.append(np.full(m, self.species.index(src.species), np.int16))
-                births_pos.append(src.positions(m))
-                births_start.append(np.repeat(np.arange(nsteps, dtype=np.int64), counts))
-        n_old = ps.n
-        if births_sp:
-            start = np.concatenate(births_start)
-            order = np.argsort(start, kind="stable")
-            sp_all = np.concatenate(births_sp)[order]
-            pos_all = np.concatenate(births_pos)[order]
-            ps.append(sp_all, pos_all)
-            start_new = start[order]
-        else:
-            start_new = np.zeros(0, np.int64)
+                pos = src.positions(m)
+                sp = self.species.index(src.species)
+                ends = np.cumsum(counts)
+                for k in np.flatnonzero(counts):
+                    out.append((int(k), sp, pos[ends[k] - counts[k]:ends[k]]))
+        out.sort(key=lambda b: b[0])  # stable: by step, then in the sources' order
+        return out
+
+    def _no_clocks(self) -> tuple:
+        """Clock arguments of the stepping kernels for a simulation without reactions."""
+        from ._kernels.clocks import no_clocks
+
+        ns = max(len(self.species), 1)
+        cached = getattr(self, "_no_clock_args", None)
+        if cached is None or cached[1].shape[0] != ns or cached[0] != self.dt:
+            self._no_clock_args = no_clocks(ns, self.dt)
+        return self._no_clock_args
+
+    def _diffuse(self, nsteps: int, cg: CompiledGeometry, check: bool, args=None, clocks=None, compact=True):
+        """``nsteps`` Brownian steps of every particle, the continuous sources' births included
+        (each starts at its step)."""
+        ps = self.particles
+        t0 = _time.perf_counter()
+        births = self._source_births(nsteps)
+        starts = []
+        for k, sp, pos in births:
+            ps.append(np.full(pos.shape[0], sp, np.int16), pos)
+            starts.append(np.full(pos.shape[0], k, np.int64))
+        start_new = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+        self.timings["births"] += _time.perf_counter() - t0
+        if ps.n:
+            self._step_slice(0, ps.n, start_new, self.step, nsteps, cg, args, clocks)
+        self.step += nsteps
+        t2 = _time.perf_counter()
+        if compact and self._ended_pending:
+            self._record_fates(ps.compact(), cg)
+            self._ended_pending = False
+        t3 = _time.perf_counter()
+        self.timings["fates"] += t3 - t2
+        if check and self.check_escapes:
+            self.assert_no_escapes(cg)
+        self.timings["escape_checks"] += _time.perf_counter() - t3
+
+    def _step_slice(self, lo: int, hi: int, start_new, step0: int, nsteps: int, cg: CompiledGeometry, args=None,
+                    clocks=None):
+        """One kernel call: particles [lo, hi) take the steps [step0, step0 + nsteps); the last
+        m = len(start_new) of them are born during the call, the k-th of those starting at local
+        step ``start_new[k]`` (non-decreasing)."""
+        from ._kernels import brownian as kb
+
+        ps = self.particles
+        tm = self.timings
         t1 = _time.perf_counter()
-        tm["births"] += t1 - t0
-        if ps.n == 0:
-            self.step += nsteps
-            return
         sigma, Ddt, margin = args if args is not None else self._kernel_args(cg)
+        clocks = clocks if clocks is not None else self._no_clocks()
+        n = hi - lo
         block = BLOCK_SIZE
-        counters = np.zeros(((ps.n + block - 1) // block, kb.N_COUNTERS), np.int64)
-        prev_threads = self._set_threads(ps.n)
+        counters = np.zeros(((n + block - 1) // block, kb.N_COUNTERS), np.int64)
+        prev_threads = self._set_threads(n)
         key = (cg.digest, sigma.tobytes(), margin.tobytes())
         if ps.free_key != key:  # free radii from another geometry, step or margin: unknown
             ps.forget_free_radii()
             ps.free_key = key
+        sl = slice(lo, hi)
         try:
-            common = (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, n_old, start_new,
-                      self.step, nsteps, self._seed_key, sigma, Ddt, margin, cg.has_absorb)
+            common = (ps.x[sl], ps.y[sl], ps.z[sl], ps.pid[sl], ps.species[sl], ps.state[sl], ps.free_r[sl],
+                      n - start_new.shape[0], start_new, step0, nsteps, self._seed_key, sigma, Ddt,
+                      margin, cg.has_absorb)
             if self.gaussian == "table":
-                kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), block, counters)
+                kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), ps.clock[sl], *clocks, block,
+                              counters)
             else:
                 zx, zr = _rng.ziggurat_tables()
-                kb.step_exact(*common, zx, zr, *cg.kernel_args(), block, counters)
+                kb.step_exact(*common, zx, zr, *cg.kernel_args(), ps.clock[sl], *clocks, block, counters)
         finally:
             _restore_threads(prev_threads)
-        t2 = _time.perf_counter()
-        tm["kernel"] += t2 - t1
+        tm["kernel"] += _time.perf_counter() - t1
         self.stats["kernel_calls"] = self.stats.get("kernel_calls", 0) + 1
-        self.step += nsteps
         tot = counters.sum(axis=0)
         self.stats["slow_steps"] += int(tot[kb.C_SLOW])
         self.stats["reflections"] += int(tot[kb.C_REFLECT])
@@ -690,12 +711,7 @@ class Simulation:
         self.stats["folds"] = self.stats.get("folds", 0) + int(tot[kb.C_FOLD])
         self.stats["single_surface"] = self.stats.get("single_surface", 0) + int(tot[kb.C_SINGLE])
         if tot[kb.C_ENDED]:
-            self._record_fates(ps.compact(), cg)
-        t3 = _time.perf_counter()
-        tm["fates"] += t3 - t2
-        if check and self.check_escapes:
-            self.assert_no_escapes(cg)
-        tm["escape_checks"] += _time.perf_counter() - t3
+            self._ended_pending = True  # particles ended in the call: the caller removes them
 
     def _record_fates(self, states, cg):
         if states.size == 0:

@@ -7,6 +7,7 @@ import pytest
 import microsyn as ms
 from microsyn import rng
 from microsyn._kernels import brownian as kb
+from microsyn._kernels.clocks import no_clocks
 from microsyn._kernels import geometry as kg
 from rng_reference import table_normals_reference as _table_normals_reference
 
@@ -26,11 +27,12 @@ def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
     free_r = np.full(n, -1.0, np.float32)
     common = (x, y, z, pid, species, state, free_r, n, np.zeros(0, np.int64), step0, nsteps,
               rng.seed_key(seed), sigma, Ddt, margin, cg.has_absorb)
+    clocks = (np.full(n, np.nan),) + no_clocks(1, dt)
     if gaussian == "table":
-        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), 512, counters)
+        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), *clocks, 512, counters)
     else:
         zx, zr = rng.ziggurat_tables()
-        kb.step_exact(*common, zx, zr, *cg.kernel_args(), 512, counters)
+        kb.step_exact(*common, zx, zr, *cg.kernel_args(), *clocks, 512, counters)
     return np.stack([x, y, z], 1), state, counters.sum(0)
 
 

@@ -64,6 +64,36 @@ def test_pair_reaction_results_do_not_depend_on_thread_count_or_on_how_a_run_is_
     np.testing.assert_array_equal(p1, p2)
 
 
+def test_first_order_and_field_reactions_do_not_depend_on_threads_or_on_how_a_run_is_cut():
+    """Reaction clocks (no pair reactions: whole windows in one kernel call): a source of A, A ->
+    B + C, B -> 0 and A + F -> AF with a field; 1 thread and one run vs 2 threads and four
+    pieces give identical particles, ids, counts and field."""
+    def run(threads, pieces):
+        sim = ms.Simulation(ms.Box((0, 0, 0), (0.4, 0.4, 0.4)), dt=1e-5, seed=8, threads=threads)
+        sim.use_field_lattice(voxel_size=0.05)
+        for n in "ABC":
+            sim.add_species(_sp(n, D=0.2))
+        sim.add_species(_sp("F", D=0.1), kind="field")
+        sim.add_species(_sp("AF", D=0.1), kind="field")
+        sim.fill("F", 0.5)
+        sim.add_particles("A", np.random.default_rng(5).uniform(0, 0.4, (30000, 3)))
+        sim.add_reaction(ms.Reaction("0 -> A", rate=50.0))
+        sim.add_reaction(ms.Reaction("A -> B + C", rate=300.0, radius=0.002))
+        sim.add_reaction(ms.Reaction("B -> 0", rate=500.0))
+        sim.add_reaction(ms.Reaction("A + F -> AF", rate=400.0))
+        for d in ([1e-2] if pieces == 1 else [1.3e-3, 4.4e-3, 7e-4, 3.6e-3]):  # 1000 steps, 2 field steps
+            sim.run(d)
+        return (sim.positions(), sim.particles.pid.copy(), sim.particles.species.copy(), sim.reaction_counts,
+                sim.fields.conc.copy())
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    a, b = run(1, 1), run(2, 4)
+    assert a[3] == b[3] and all(v > 0 for v in a[3].values()), a[3]
+    for x, y in zip(a[:3] + a[4:], b[:3] + b[4:]):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_each_particle_reacts_at_most_once_per_step_and_mass_is_conserved():
     """A + B -> C with many pairs in range: #A + #C and #B + #C stay at their initial numbers,
     and a step never consumes more A than there were."""
@@ -212,9 +242,9 @@ def test_field_to_particle_unbinding_makes_particles_and_removes_field_molecules
 
 
 def test_lattice_voxel_of_the_reaction_kernel_matches_the_field_set():
-    """The reaction kernel bins a particle into the same voxel as FieldSet.voxel_index, also
+    """The reaction clocks bin a particle into the same voxel as FieldSet.voxel_index, also
     on voxel faces and on the lattice's upper face."""
-    from microsyn._kernels.reactions import lattice_voxel
+    from microsyn._kernels.clocks import lattice_voxel
 
     sim = _field_sim()
     f = sim.fields
@@ -223,7 +253,7 @@ def test_lattice_voxel_of_the_reaction_kernel_matches_the_field_set():
                           [[0.4, 0.4, 0.4], [0.0, 0.0, 0.0], [0.41, 0.1, 0.1]]])
     ref = f.voxel_index(pts[:, 0], pts[:, 1], pts[:, 2])
     lo, hi, h = np.asarray(f.lattice.lo, float), np.asarray(f.lattice.hi, float), f.spacing
-    got = [lattice_voxel(p[0], p[1], p[2], lo, hi, h, *f.shape) for p in pts]
+    got = [lattice_voxel(p[0], p[1], p[2], lo, hi, 1.0 / h, *f.shape) for p in pts]
     np.testing.assert_array_equal(got, ref)
 
 

@@ -23,6 +23,10 @@ reflects in flat faces with the same fold arithmetic), and the particle gets a n
 The result of a step therefore does not depend on where the checkpoints were: a run cut into
 several kernel calls gives the same positions bit for bit.
 
+Reaction clocks (:mod:`microsyn._kernels.clocks`): after each step, a particle of a species with
+first-order reactions subtracts its rate at its new place times dt from its clock; where the
+clock runs out the particle stops (state ``FIRED``) and the reaction pass makes its products.
+
 ``step_table`` uses the 65,536-entry normal table (vectorised across the particles of a block);
 ``step_exact`` uses the exact ziggurat normal (scalar, particle by particle).
 """
@@ -36,6 +40,7 @@ import numpy as np
 from ..config import JIT_HOT, JIT_PARALLEL
 from .geometry import K_MESH
 from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
+from .clocks import FIRED, clock_cell, clock_rate, clock_threshold
 from .random import (
     MASK16,
     S16,
@@ -167,13 +172,16 @@ def _special_step(px, py, pz, dx, dy, dz, cx, cy, cz, r2, fx, fy, fz, fo, sx, sy
 @nb.njit(**JIT_PARALLEL)
 def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
-               bc, patches, block, counters):
+               bc, patches, clock, dt, c_on, k_own, rate_row, rate_field, lat_lo, lat_hi, inv_h, lat_shape,
+               block, counters):
     """Advance all live particles by ``nsteps`` table-normal steps (see module docstring).
 
     Particles with index >= ``n_old`` are born during the call: particle ``n_old + m`` starts
     stepping at local step ``start_new[m]``. ``free_r`` holds each particle's free radius from
     the last call (-1: unknown; see :mod:`microsyn.particles`): where it is at least a few rms
     steps it is the first ball, else the geometry is looked up; the call leaves the new ones.
+    The particles of species with ``c_on[s]`` run their reaction clocks (``clock`` and the
+    arguments after it; :mod:`microsyn._kernels.clocks`) and stop where one runs out.
     """
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
@@ -183,6 +191,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
     for p in range(n_prim):
         if kind[p] == K_MESH:
             has_mesh = True
+    clocked = False
+    for q in range(c_on.shape[0]):
+        if c_on[q] != 0:
+            clocked = True
     for b in nb.prange(n_blocks):
         i0 = b * block
         n = min(n_all, i0 + block) - i0
@@ -208,6 +220,11 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
         lhf = np.zeros(n, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
         lflag = np.zeros(n, dtype=np.uint8)  # 1 where this step needs the slow path
         lstart = np.zeros(n, dtype=np.int64)
+        lclk = np.empty(n)  # reaction clock
+        lrun = np.zeros(n, dtype=np.uint8)  # 1 where the clock runs (live, born, a reacting species)
+        lk0 = np.zeros(n)  # its own first-order rate [1/ms]
+        lrow = np.full(n, rate_field.shape[0] - 1, dtype=np.int64)  # its row of the rate field (last: 0)
+        lcell = np.empty(n, dtype=np.int64)  # its column of the rate field
         tin = np.empty(n_prim)
         tout = np.empty(n_prim)
         fin = np.empty(n_prim, dtype=np.int64)
@@ -222,8 +239,15 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
             lcy[j] = y[i]
             lcz[j] = z[i]
             lkp[j] = particle_key(seed_key, pid[i])
+            lclk[j] = clock[i]
             if i >= n_old:
                 lstart[j] = start_new[i - n_old]
+            if clocked and state[i] == 0 and lstart[j] == 0 and c_on[species[i]] != 0:
+                lrun[j] = 1
+                lk0[j] = k_own[species[i]]
+                lrow[j] = rate_row[species[i]]
+                if math.isnan(lclk[j]):
+                    lclk[j] = clock_threshold(lkp[j])
             if state[i] != 0 or lstart[j] > 0:
                 lsg[j] = 0.0  # ended, or not born yet: switched on at its start step below
                 lsafe[j] = np.inf
@@ -257,6 +281,12 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                         face_base, bc, patches, fmargin, FOLD_REACH_SIGMAS * sigma[s])
                     lrp[j_born] = r
                     _set_ball(lsafe, lsafe_f, lhf, j_born, rf, lfx[j_born], lfy[j_born], lfz[j_born], lsr2[j_born])
+                    if clocked and c_on[s] != 0:
+                        lrun[j_born] = 1
+                        lk0[j_born] = k_own[s]
+                        lrow[j_born] = rate_row[s]
+                        if math.isnan(lclk[j_born]):
+                            lclk[j_born] = clock_threshold(lkp[j_born])
                 j_born += 1
             nflag = 0
             for j in range(n):
@@ -277,45 +307,62 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 lz[j] = qz if ok else lz[j]
                 lflag[j] = 0 if ok else 1
                 nflag += 0 if ok else 1
-            if nflag == 0:
-                continue
-            for j in range(n):
-                if lflag[j] == 0 or lsg[j] == 0.0:
-                    continue
-                h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                g = lsg[j]
-                dx = g * table[h & MASK16]
-                dy = g * table[(h >> S16) & MASK16]
-                dz = g * table[(h >> S32) & MASK16]
-                if lhf[j] != 0:  # a fold plane or a container sphere: the step may still be free
-                    ok, qx, qy, qz, folded = _special_step(lx[j], ly[j], lz[j], dx, dy, dz, lcx[j], lcy[j], lcz[j],
-                                                           lsafe_f[j], lfx[j], lfy[j], lfz[j], lfo[j], lsx[j],
-                                                           lsy[j], lsz[j], lsr2[j])
-                    if ok:
-                        lx[j] = qx
-                        ly[j] = qy
-                        lz[j] = qz
-                        nfolds += folded
+            if nflag != 0:
+                for j in range(n):
+                    if lflag[j] == 0 or lsg[j] == 0.0:
                         continue
-                i = i0 + j
-                ex = lx[j] - lcx[j]
-                ey = ly[j] - lcy[j]
-                ez = lz[j] - lcz[j]
-                rp = lrp[j] - math.sqrt(ex * ex + ey * ey + ez * ez)
-                (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
-                 lsr2[j]) = _slow(
-                    i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
-                    kind, role, active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh,
-                    tin, tout, fin, fout, counters, b)
-                lx[j] = nx_
-                ly[j] = ny_
-                lz[j] = nz_
-                lcx[j] = nx_
-                lcy[j] = ny_
-                lcz[j] = nz_
-                lrp[j] = r
-                _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
-                if state[i] != 0:
+                    h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                    g = lsg[j]
+                    dx = g * table[h & MASK16]
+                    dy = g * table[(h >> S16) & MASK16]
+                    dz = g * table[(h >> S32) & MASK16]
+                    if lhf[j] != 0:  # a fold plane or a container sphere: the step may still be free
+                        ok, qx, qy, qz, folded = _special_step(lx[j], ly[j], lz[j], dx, dy, dz, lcx[j], lcy[j], lcz[j],
+                                                               lsafe_f[j], lfx[j], lfy[j], lfz[j], lfo[j], lsx[j],
+                                                               lsy[j], lsz[j], lsr2[j])
+                        if ok:
+                            lx[j] = qx
+                            ly[j] = qy
+                            lz[j] = qz
+                            nfolds += folded
+                            continue
+                    i = i0 + j
+                    ex = lx[j] - lcx[j]
+                    ey = ly[j] - lcy[j]
+                    ez = lz[j] - lcz[j]
+                    rp = lrp[j] - math.sqrt(ex * ex + ey * ey + ez * ez)
+                    (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
+                     lsr2[j]) = _slow(
+                        i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
+                        kind, role, active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh,
+                        tin, tout, fin, fout, counters, b)
+                    lx[j] = nx_
+                    ly[j] = ny_
+                    lz[j] = nz_
+                    lcx[j] = nx_
+                    lcy[j] = ny_
+                    lcz[j] = nz_
+                    lrp[j] = r
+                    _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
+                    if state[i] != 0:
+                        lsg[j] = 0.0
+                        lsafe[j] = np.inf
+                        lhf[j] = 0
+                        lrun[j] = 0
+            if not clocked:
+                continue
+            for j in range(n):  # (vectorised)
+                lcell[j] = clock_cell(lx[j], ly[j], lz[j], lat_lo, lat_hi, inv_h, lat_shape[0], lat_shape[1],
+                                      lat_shape[2])
+            for j in range(n):
+                c = lclk[j] - dt * (lk0[j] + rate_field[lrow[j], lcell[j]])
+                if lrun[j] == 0:
+                    continue
+                lclk[j] = c
+                if c <= 0.0:  # the particle reacts here: it stops, and the pass makes its products
+                    state[i0 + j] = FIRED
+                    lclk[j] = -1.0 - stp
+                    lrun[j] = 0
                     lsg[j] = 0.0
                     lsafe[j] = np.inf
                     lhf[j] = 0
@@ -325,6 +372,7 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
             x[i] = lx[j]
             y[i] = ly[j]
             z[i] = lz[j]
+            clock[i] = lclk[j]
             free_r[i] = _left_radius(lrp[j], lx[j] - lcx[j], ly[j] - lcy[j], lz[j] - lcz[j], lsg[j] == 0.0)
         counters[b, C_FOLD] += nfolds
         counters[b, C_REFLECT] += nfolds
@@ -333,8 +381,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
 @nb.njit(**JIT_PARALLEL)
 def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, zx, zr, kind, role, active, par, face_base, sdf, mesh_meta,
-               bc, patches, block, counters):
-    """Advance all live particles by ``nsteps`` exact-Gaussian (ziggurat) steps."""
+               bc, patches, clock, dt, c_on, k_own, rate_row, rate_field, lat_lo, lat_hi, inv_h, lat_shape,
+               block, counters):
+    """Advance all live particles by ``nsteps`` exact-Gaussian (ziggurat) steps (reaction clocks
+    as in :func:`step_table`)."""
     n_all = x.shape[0]
     n_blocks = (n_all + block - 1) // block
     n_prim = kind.shape[0]
@@ -383,6 +433,10 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
             cx = px
             cy = py
             cz = pz
+            run = c_on[s] != 0
+            clk = clock[i]
+            if run and math.isnan(clk):
+                clk = clock_threshold(kp)
             for k in range(k0, nsteps):
                 stp = step0 + k
                 dx = g * zig_normal(counter_hash(kp, stp, STREAM_ZIG_X), zx, zr)
@@ -394,37 +448,48 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                 ex = qx - cx
                 ey = qy - cy
                 ez = qz - cz
+                free = False
                 if ex * ex + ey * ey + ez * ez < safe2:
                     if not special:
                         px = qx
                         py = qy
                         pz = qz
-                        continue
-                    s1 = fx * qx + fy * qy + fz * qz - fo
-                    f = 2.0 * min(s1, 0.0)
-                    ux = qx - f * fx
-                    uy = qy - f * fy
-                    uz = qz - f * fz
-                    if ((qx - sx) ** 2 + (qy - sy) ** 2 + (qz - sz) ** 2 < sr2
-                            and (ux - sx) ** 2 + (uy - sy) ** 2 + (uz - sz) ** 2 < sr2):
-                        if s1 < 0.0:
-                            nfolds += 1
-                        px = ux
-                        py = uy
-                        pz = uz
-                        continue
-                rp = r - math.sqrt((px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
-                px, py, pz, r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _slow(
-                    i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, g, Ddt_s, margin, kind, role,
-                    active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh, tin, tout,
-                    fin, fout, counters, b)
-                safe2 = rf * rf if rf > 0.0 else -1.0
-                special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf
-                cx = px
-                cy = py
-                cz = pz
-                if state[i] != 0:
-                    break
+                        free = True
+                    else:
+                        s1 = fx * qx + fy * qy + fz * qz - fo
+                        f = 2.0 * min(s1, 0.0)
+                        ux = qx - f * fx
+                        uy = qy - f * fy
+                        uz = qz - f * fz
+                        if ((qx - sx) ** 2 + (qy - sy) ** 2 + (qz - sz) ** 2 < sr2
+                                and (ux - sx) ** 2 + (uy - sy) ** 2 + (uz - sz) ** 2 < sr2):
+                            if s1 < 0.0:
+                                nfolds += 1
+                            px = ux
+                            py = uy
+                            pz = uz
+                            free = True
+                if not free:
+                    rp = r - math.sqrt((px - cx) ** 2 + (py - cy) ** 2 + (pz - cz) ** 2)
+                    px, py, pz, r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _slow(
+                        i, px, py, pz, dx, dy, dz, rp, kp, stp, species, state, g, Ddt_s, margin, kind, role,
+                        active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh, tin,
+                        tout, fin, fout, counters, b)
+                    safe2 = rf * rf if rf > 0.0 else -1.0
+                    special = fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf
+                    cx = px
+                    cy = py
+                    cz = pz
+                    if state[i] != 0:
+                        break
+                if run:
+                    clk -= dt * clock_rate(s, px, py, pz, k_own, rate_row, rate_field, lat_lo, lat_hi, inv_h,
+                                           lat_shape)
+                    if clk <= 0.0:  # the particle reacts here (see step_table)
+                        state[i] = FIRED
+                        clk = -1.0 - stp
+                        break
+            clock[i] = clk
             x[i] = px
             y[i] = py
             z[i] = pz

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 from numba import prange
 
+from .clocks import lattice_voxel
 from ..config import JIT, JIT_PARALLEL
 
 
@@ -173,33 +173,12 @@ def mass_action_step(conc, live, fac_sp, fac_nu, k_eff, sp, nu, dt, extent):
 
 
 @nb.njit(**JIT_PARALLEL)
-def voxel_index(x, y, z, lo, hi, h, shape, out):
+def voxel_index(x, y, z, lo, hi, inv_h, shape, out):
     """Flat (C-order) voxel index of each point, -1 outside the lattice [lo, hi] or not finite.
 
-    Voxel (i, j, k) covers lo + h * [i, i+1) x [j, j+1) x [k, k+1) [um] (index floor((x - lo) / h));
+    Voxel (i, j, k) covers lo + h * [i, i+1) x [j, j+1) x [k, k+1) [um] (index floor((x - lo) * (1 / h)));
     a point on the upper face of the lattice (x == hi, even where (hi - lo) / h rounds above n)
-    falls into the last voxel.
+    falls into the last voxel. The same function bins particles for their reaction clocks.
     """
-    nx = shape[0]
-    ny = shape[1]
-    nz = shape[2]
     for p in prange(x.shape[0]):
-        fi = (x[p] - lo[0]) / h[0]
-        fj = (y[p] - lo[1]) / h[1]
-        fk = (z[p] - lo[2]) / h[2]
-        if not (math.isfinite(fi) and math.isfinite(fj) and math.isfinite(fk)):
-            out[p] = -1
-            continue
-        i = np.int64(math.floor(fi))
-        j = np.int64(math.floor(fj))
-        k = np.int64(math.floor(fk))
-        if i >= nx and x[p] <= hi[0]:
-            i = nx - 1
-        if j >= ny and y[p] <= hi[1]:
-            j = ny - 1
-        if k >= nz and z[p] <= hi[2]:
-            k = nz - 1
-        if i < 0 or j < 0 or k < 0 or i >= nx or j >= ny or k >= nz:
-            out[p] = -1
-        else:
-            out[p] = (i * ny + j) * nz + k
+        out[p] = lattice_voxel(x[p], y[p], z[p], lo, hi, inv_h, shape[0], shape[1], shape[2])

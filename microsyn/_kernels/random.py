@@ -49,6 +49,7 @@ STREAM_ZIG_Z = 3
 STREAM_BRIDGE = 4  # uniform for the Brownian-bridge absorption test
 STREAM_USER = 5  # reactions and other consumers
 STREAM_PARTIAL = 6  # absorption at partially absorbing faces
+STREAM_CLOCK = 7  # the reaction clock, drawn once per particle (at step 0 of its counter)
 
 
 @nb.njit(inline="always", **JIT)

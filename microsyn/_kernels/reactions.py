@@ -1,4 +1,4 @@
-"""Kernels of the reaction pass: a cell list, pair proposals, first-order draws.
+"""Kernels of the reaction pass: a cell list, pair proposals, the channel of a fired clock.
 
 Every random number is a pure function of (seed, particle ids, step, reaction), so the reactions
 of a step do not depend on the thread count or on the order particles are stored in:
@@ -6,8 +6,8 @@ of a step do not depend on the thread count or on the order particles are stored
 - a pair (i, j) within the binding radius of reaction r draws u from
   :func:`pair_uniform` (keyed by the two ids, smaller first); it is *proposed* when u < p_r and
   u is its priority;
-- a particle with first-order reactions (its own, or with a lattice field at its voxel) draws
-  from its counter stream ``STREAM_USER`` at that step.
+- a particle whose reaction clock ran out (:mod:`microsyn._kernels.clocks`) picks its channel
+  with a uniform from its counter stream ``STREAM_USER`` at that step.
 
 Cell list: for each pair reaction A + B one species is binned (B) and the other searches (A);
 for A + A both. Binned particles go into cubic cells of side ``h`` >= the largest binding
@@ -208,95 +208,10 @@ def accept_proposals(order, pi, pj, taken, accepted):
     return m
 
 
-@nb.njit(inline="always", **JIT)
-def lattice_voxel(x, y, z, lo, hi, h, nx, ny, nz):
-    """Flat voxel of a point as :meth:`microsyn.reactions.fields.FieldSet.voxel_index` finds it
-    (floor((x - lo) / h), a point on the upper face in the last voxel), -1 outside."""
-    fi = (x - lo[0]) / h[0]
-    fj = (y - lo[1]) / h[1]
-    fk = (z - lo[2]) / h[2]
-    if not (math.isfinite(fi) and math.isfinite(fj) and math.isfinite(fk)):
-        return -1
-    i = np.int64(math.floor(fi))
-    j = np.int64(math.floor(fj))
-    k = np.int64(math.floor(fk))
-    if i >= nx and x <= hi[0]:
-        i = nx - 1
-    if j >= ny and y <= hi[1]:
-        j = ny - 1
-    if k >= nz and z <= hi[2]:
-        k = nz - 1
-    if i < 0 or j < 0 or k < 0 or i >= nx or j >= ny or k >= nz:
-        return -1
-    return (i * ny + j) * nz + k
-
-
-@nb.njit(**JIT_PARALLEL)
-def first_order_draws(x, y, z, pid, species, state, taken, n, k_own, fr_first, fr_next, fr_field, fr_k,
-                      conc, live_voxel, lat_lo, lat_hi, vox, shape, seed_key, step, dt, out_r, out_c):
-    """First-order events of one step: particle i (live, not taken by a pair reaction this step)
-    has total rate k = k_own[s] + sum over its field reactions f of fr_k[f] * max(c_f(voxel), 0)
-    [1/ms] (a voxel whose centre is outside the domain stands in for by its ``live_voxel``), reacts with probability 1 - exp(-k dt), and picks which of its channels by a second
-    uniform in proportion to their rates.
-
-    Own (unimolecular) channels are numbered first: out_r[i] = -1 none, out_r[i] = -2 - u where
-    u is the rank of the chosen own channel (the caller maps it), or out_r[i] = f >= 0 a field
-    reaction; out_c[i] is the flat voxel of the particle (-1 outside the lattice).
-    ``k_own`` is the total own rate per species; the caller splits it.
-    """
-    nx = shape[0]
-    ny = shape[1]
-    nz = shape[2]
-    for i in nb.prange(n):
-        out_r[i] = -1
-        out_c[i] = -1
-        s = species[i]
-        if state[i] != 0 or taken[i] != 0:
-            continue
-        k0 = k_own[s]
-        f = fr_first[s]
-        if k0 <= 0.0 and f < 0:
-            continue
-        cell = -1
-        if f >= 0:
-            cell = lattice_voxel(x[i], y[i], z[i], lat_lo, lat_hi, vox, nx, ny, nz)
-        out_c[i] = cell
-        ktot = k0
-        if cell >= 0:
-            g = f
-            while g >= 0:
-                lv = live_voxel[fr_field[g], cell]
-                c = conc[fr_field[g], lv] if lv >= 0 else 0.0
-                if c > 0.0:
-                    ktot += fr_k[g] * c
-                g = fr_next[g]
-        if ktot <= 0.0:
-            continue
-        hsh = counter_hash(particle_key(seed_key, pid[i]), step, STREAM_USER)
-        if u01(hsh) >= -math.expm1(-ktot * dt):
-            continue
-        pick = u01(next_hash(hsh)) * ktot
-        if pick < k0 or cell < 0:
-            out_r[i] = -2  # an own channel: the caller splits k0 by a third uniform
-            continue
-        acc = k0
-        g = f
-        last = f
-        while g >= 0:
-            lv = live_voxel[fr_field[g], cell]
-            c = conc[fr_field[g], lv] if lv >= 0 else 0.0
-            if c > 0.0:
-                acc += fr_k[g] * c
-                last = g
-                if pick < acc:
-                    break
-            g = fr_next[g]
-        out_r[i] = last
-
-
 @nb.njit(**JIT)
-def own_channel_uniforms(seed_key, pids, step, out):
-    """A third uniform per reacting particle (which own channel), from the same stream."""
+def channel_uniforms(seed_key, pids, step, out):
+    """A uniform per particle whose reaction clock ran out at ``step``: which of its first-order
+    channels it takes (from its stream ``STREAM_USER`` at that step)."""
     for q in range(pids.shape[0]):
         hsh = counter_hash(particle_key(seed_key, pids[q]), step, STREAM_USER)
         out[q] = u01(next_hash(next_hash(hsh)))

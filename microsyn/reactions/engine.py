@@ -37,6 +37,8 @@ import warnings
 
 import numpy as np
 
+from .._kernels.clocks import FIRED
+
 from ..errors import ReactionError, TimeStepError, UnknownSpeciesError, refuse_large_dt
 from ..units import PARTICLES_PER_UM3_PER_MM, pair_rate_um3_per_ms
 
@@ -131,12 +133,16 @@ class ZerothOrderSource:
         return counts
 
     def positions(self, m):
-        out = np.empty((0, 3))
-        while out.shape[0] < m:
-            cand = self._place.uniform(self.lo, self.hi, size=(2 * (m - out.shape[0]) + 16, 3))
-            out = np.concatenate([out, cand[self._accept(self._sim, cand)]])
-        self._sim.reactions._tally(self.channel.name, out[:m])
-        return out[:m]
+        """The next ``m`` places: candidates are drawn in fixed blocks and the accepted ones kept
+        in order, so the places do not depend on how the births are asked for (one step at a
+        time or a window at once)."""
+        buf = getattr(self, "_buffer", np.empty((0, 3)))
+        while buf.shape[0] < m:
+            cand = self._place.uniform(self.lo, self.hi, size=(256, 3))
+            buf = np.concatenate([buf, cand[self._accept(self._sim, cand)]])
+        out, self._buffer = buf[:m], buf[m:]
+        self._sim.reactions._tally(self.channel.name, out)
+        return out
 
 
 def dom_volume(domain) -> float:
@@ -167,6 +173,8 @@ class ReactionEngine:
         self.region_counts: list[int] = []
         self._watched: list[tuple[str, object]] = []
         self._field_clock = 0
+        self._seen = None  # the fields as the particles' clocks see them (see _seen_fields)
+        self._seen_version = -1
 
     # ------------------------------------------------------------------ specs
     def add(self, reaction) -> None:
@@ -359,32 +367,29 @@ class ReactionEngine:
                 pair_first[b * ns + a] = pair_first[a * ns + b]
         own = [c for c in chans if c.kind == "own"]
         k_own = np.zeros(ns)
+        c_on = np.zeros(ns, np.uint8)
         own_by_species: dict[int, list[_Channel]] = {}
         for c in own:
             s = sim.species.index(c.reactants[0])
             k_own[s] += c.rate
+            c_on[s] = 1
             own_by_species.setdefault(s, []).append(c)
         wf = [c for c in chans if c.kind == "with_field"]
-        fr_first = np.full(ns, -1, np.int64)
-        fr_next = np.full(max(len(wf), 1), -1, np.int64)
-        fr_field = np.zeros(max(len(wf), 1), np.int64)
-        fr_k = np.zeros(max(len(wf), 1))
-        for q in range(len(wf) - 1, -1, -1):
-            c = wf[q]
+        rate_row = np.full(ns, -1, np.int64)  # the row of the clocks' rate field per species
+        for c in wf:
             ip = 0 if c.kinds_in[0] == "particles" else 1
-            s = sim.species.index(c.reactants[ip])
             c.particle_reactant = c.reactants[ip]
             c.field_reactant = c.reactants[1 - ip]
-            fr_field[q] = sim.fields.index(c.field_reactant)
-            fr_k[q] = c.rate
-            fr_next[q] = fr_first[s]
-            fr_first[s] = q
+            s = sim.species.index(c.particle_reactant)
+            c_on[s] = 1
+            if rate_row[s] < 0:
+                rate_row[s] = int(rate_row.max(initial=-1)) + 1
+        rate_row[rate_row < 0] = int(rate_row.max(initial=-1)) + 1  # the others: the last row, of 0
         rho_max = max((c.rho for c in pair), default=0.0)
         self._tables = dict(pair=pair, pair_first=pair_first, rx_next=rx_next, rho2=rho2, p=p, searcher=searcher,
                             binned=binned,
-                            rho_max=rho_max, own=own, own_by_species=own_by_species, k_own=k_own, wf=wf,
-                            fr_first=fr_first, fr_next=fr_next, fr_field=fr_field, fr_k=fr_k,
-                            from_field=[c for c in chans if c.kind == "from_field"])
+                            rho_max=rho_max, own=own, own_by_species=own_by_species, k_own=k_own, c_on=c_on,
+                            rate_row=rate_row, wf=wf, from_field=[c for c in chans if c.kind == "from_field"])
         added = getattr(self, "_field_added", set())
         for c in chans:
             if c.kind == "fields_only" and c.name not in added:
@@ -412,20 +417,100 @@ class ReactionEngine:
             self._sources.append(src)
 
     # ------------------------------------------------------------------ the pass
-    def after_step(self, step: int) -> int:
-        """The reaction pass after the Brownian step ``step`` (see the module docstring); returns
-        the number of particles it consumed (marked :data:`REACTED`)."""
+    @property
+    def has_pairs(self) -> bool:
+        self.compile()
+        return bool(self._tables["pair"])
+
+    def clock_args(self) -> tuple:
+        """The reaction-clock arguments of the stepping kernels (see :mod:`microsyn._kernels.clocks`),
+        after the particles' ``clock`` array: dt, on, k_own, rate_row, rate_field, lat_lo, lat_hi,
+        inv_h, lat_shape."""
+        self.compile()
+        sim = self.sim
+        t = self._tables
+        f = sim.fields
+        if f is not None and t["wf"]:
+            self._seen_fields()
+            lat = f.lattice
+            lat_args = (np.asarray(lat.lo, float), np.asarray(lat.hi, float), 1.0 / np.asarray(f.spacing, float),
+                        np.asarray(lat.shape, np.int64))
+            rate_row, rate_field = t["rate_row"], self._rate_field
+        else:
+            lat_args = (np.zeros(3), np.ones(3), np.ones(3), np.ones(3, np.int64))
+            rate_row, rate_field = np.zeros(len(t["k_own"]), np.int64), np.zeros((1, 2))
+        return (float(sim.dt), t["c_on"], t["k_own"], rate_row, rate_field) + lat_args
+
+    def _seen_fields(self) -> np.ndarray:
+        """The fields' concentrations as the particles' clocks see them [mM] (n_fields, n_voxels;
+        a dead voxel holds its live stand-in's value, or 0): a copy taken at each field step
+        (and whenever a field was set from outside), so that a particle's rate does not depend
+        on how the steps between two field steps were cut. Also makes the rate per voxel of
+        each species with field reactions (``rate_field`` of :meth:`clock_args`)."""
+        f = self.sim.fields
+        shape = (len(f.names), f.n_voxels)
+        if self._seen is None or self._seen_version != f.version or self._seen.shape != shape:
+            conc = f.conc.reshape(shape)
+            seen = np.zeros(shape)
+            for q in range(shape[0]):
+                lv = f.live_voxel[q]
+                ok = lv >= 0
+                seen[q, ok] = np.maximum(conc[q][lv[ok]], 0.0)
+            t = self._tables
+            # one row per species with field reactions and a last row of 0; a last column of 0
+            rate = np.zeros((int(t["rate_row"].max(initial=0)) + 1, shape[1] + 1))
+            for c in t["wf"]:
+                row = t["rate_row"][self.sim.species.index(c.particle_reactant)]
+                rate[row, :-1] += c.rate * seen[f.index(c.field_reactant)]
+            self._seen, self._rate_field, self._seen_version = seen, rate, f.version
+        return self._seen
+
+    def advance(self, nsteps: int, cg, args) -> int:
+        """Advance the particles by ``nsteps`` steps with the reactions (see the module docstring);
+        returns the number of particles consumed (marked :data:`REACTED` or :data:`FIRED`; the
+        caller removes them)."""
         import time as _time
 
+        from ..simulation import SORT_EVERY_STEPS, _restore_threads
+
+        sim = self.sim
         self.compile()
+        consumed = 0
+        done = 0
+        while done < nsteps:
+            clocks = self.clock_args()
+            if self._tables["pair"]:  # pairs couple particles: one Brownian step, then the pass
+                if sim.step % SORT_EVERY_STEPS == 0:
+                    self.sort_particles()
+                sim._diffuse(1, cg, check=False, args=args, clocks=clocks, compact=False)
+                t0 = _time.perf_counter()
+                prev = sim._set_threads(sim.particles.n)
+                try:
+                    consumed += self._pass(sim.step - 1)
+                finally:
+                    _restore_threads(prev)
+                self._fields_advance(1)
+                sim.timings["reactions"] = sim.timings.get("reactions", 0.0) + _time.perf_counter() - t0
+                done += 1
+            else:
+                w = min(nsteps - done, self._steps_to_field_step())
+                consumed += self._window(w, cg, args, clocks)
+                done += w
+        return consumed
+
+    def _pass(self, step: int) -> int:
+        """The pass after the Brownian step ``step`` when there are pair reactions: pairs among
+        the live particles, then the particles whose clocks ran out in this step."""
+        import time as _time
+
         sim = self.sim
         ps = sim.particles
         t = self._tables
         n = ps.n
         t0 = _time.perf_counter()
-        taken = np.zeros(n, np.uint8)
-        events = []  # (channel, i, j or -1, voxel or -1)
-        if t["pair"] and n:
+        events = []  # (channel, i, j or None, voxel or None)
+        if n:
+            taken = np.zeros(n, np.uint8)
             pi, pj, pr = self._pairs(step, taken)
             for q, c in enumerate(t["pair"]):
                 sel = pr == q
@@ -433,19 +518,133 @@ class ReactionEngine:
                     events.append((c, pi[sel], pj[sel], None))
         t1 = _time.perf_counter()
         self.timings["pairs"] += t1 - t0
-        if (t["own"] or t["wf"]) and n:
-            events += self._first_order(step, taken)
+        fired = np.flatnonzero(ps.state == FIRED) if t["c_on"].any() else np.zeros(0, np.int64)
+        events += self._fired_events(fired, step)
         t2 = _time.perf_counter()
         self.timings["first_order"] += t2 - t1
         consumed = 0
         if events:
-            consumed = self._apply(events)
-        t3 = _time.perf_counter()
-        self.timings["products"] += t3 - t2
-        if sim.fields is not None and sim.fields.names:
-            self._fields_tick(step)
-        self.timings["fields"] += _time.perf_counter() - t3
+            consumed, births = self._apply(events)
+            for sp, pos in births:
+                ps.append(np.full(pos.shape[0], sp, np.int16), pos)
+        self.timings["products"] += _time.perf_counter() - t2
         return consumed
+
+    def _window(self, w: int, cg, args, clocks) -> int:
+        """``w`` steps without pair reactions: every particle takes its ``w`` steps in one kernel
+        call, its clock running; then, in the order of the steps, the births of the continuous
+        sources and the products of the particles whose clocks ran out are added and take the
+        rest of the window's steps (a kernel call per group of births that could react in
+        turn). Ids, random numbers and the order of the particles are those of ``w`` windows of
+        one step, so how a run is cut does not change it."""
+        import heapq
+        import time as _time
+
+        sim = self.sim
+        ps = sim.particles
+        t = self._tables
+        s0 = sim.step
+        c_on = t["c_on"]
+        pending: dict[tuple[int, int], list] = {}  # (local step, 0: source births | 1: fired) -> items
+        for k, sp, pos in sim._source_births(w):
+            pending.setdefault((k, 0), []).append((sp, pos))
+        n0 = ps.n
+        sim._step_slice(0, n0, np.zeros(0, np.int64), s0, w, cg, args, clocks)
+
+        def collect(lo, hi):
+            if not c_on.any():
+                return
+            idx = lo + np.flatnonzero(ps.state[lo:hi] == FIRED)
+            if idx.size:
+                ks = (-ps.clock[idx] - 1.0).astype(np.int64) - s0
+                for k in np.unique(ks):
+                    pending.setdefault((int(k), 1), []).append(idx[ks == k])
+
+        collect(0, n0)
+        consumed = 0
+        t_rx = 0.0
+        keys = list(pending)
+        heapq.heapify(keys)
+        while keys:
+            t0 = _time.perf_counter()
+            lo = ps.n
+            starts = []
+            reacts = False
+            while keys and not reacts:
+                key = heapq.heappop(keys)
+                k, kind = key
+                items = pending.pop(key)
+                if kind == 0:
+                    births = items
+                    start = k
+                else:
+                    used, births = self._apply(self._fired_events(np.concatenate(items), s0 + k))
+                    consumed += used
+                    start = k + 1
+                for sp, pos in births:
+                    ps.append(np.full(pos.shape[0], sp, np.int16), pos)
+                    starts.append(np.full(pos.shape[0], start, np.int64))
+                    reacts = reacts or bool(c_on[sp])
+            t_rx += _time.perf_counter() - t0
+            if ps.n > lo:
+                start_new = np.concatenate(starts)
+                if start_new.min() < w:
+                    sim._step_slice(lo, ps.n, start_new, s0, w, cg, args, clocks)
+                before = set(pending)
+                collect(lo, ps.n)
+                for key in set(pending) - before:
+                    heapq.heappush(keys, key)
+        sim.step = s0 + w
+        self.timings["first_order"] += t_rx
+        t0 = _time.perf_counter()
+        self._fields_advance(w)
+        self.timings["fields"] += _time.perf_counter() - t0
+        return consumed
+
+    def _fired_events(self, fired, step) -> list:
+        """The events of the particles ``fired`` (in canonical order) whose clocks ran out at
+        ``step``: which of its first-order channels each took, in proportion to their rates at
+        its place (a uniform from its own stream at that step)."""
+        from .._kernels import reactions as kr
+
+        if fired.size == 0:
+            return []
+        sim = self.sim
+        ps = sim.particles
+        fired = fired[np.argsort(ps.pid[fired], kind="stable")]
+        t = self._tables
+        u = np.empty(fired.size)
+        kr.channel_uniforms(sim._seed_key, ps.pid[fired], step, u)
+        sp = ps.species[fired]
+        wf = t["wf"]
+        cells = None
+        rates_f = np.zeros((fired.size, len(wf)))
+        if wf:
+            f = sim.fields
+            cells = f.voxel_index(ps.x[fired], ps.y[fired], ps.z[fired])
+            seen = self._seen_fields()
+            inside = cells >= 0
+            for q, c in enumerate(wf):
+                mine = np.flatnonzero((sp == sim.species.index(c.particle_reactant)) & inside)
+                rates_f[mine, q] = c.rate * seen[f.index(c.field_reactant)][cells[mine]]
+        events = []
+        for s in np.unique(sp):
+            sel = np.flatnonzero(sp == s)
+            own = t["own_by_species"].get(int(s), [])
+            r_own = np.array([c.rate for c in own]).reshape(1, -1).repeat(sel.size, axis=0)
+            rates = np.concatenate([r_own, rates_f[sel]], axis=1)
+            cum = np.cumsum(rates, axis=1)
+            pick = (u[sel, None] * cum[:, -1:] >= cum).sum(axis=1)
+            pick = np.minimum(pick, rates.shape[1] - 1)
+            for q, c in enumerate(own):
+                m = pick == q
+                if m.any():
+                    events.append((c, fired[sel[m]], None, None))
+            for q, c in enumerate(wf):
+                m = pick == len(own) + q
+                if m.any():
+                    events.append((c, fired[sel[m]], None, cells[sel[m]]))
+        return events
 
     def sort_particles(self) -> None:
         """Put the particles in spatial order (cells of about one particle, x-major) so that the
@@ -535,59 +734,6 @@ class ReactionEngine:
         keep = order[accepted[order].astype(bool)]  # in priority order: canonical, whatever the cell grid
         return pi[keep], pj[keep], pr[keep]
 
-    def _first_order(self, step, taken):
-        from .._kernels import reactions as kr
-
-        sim = self.sim
-        ps = sim.particles
-        t = self._tables
-        n = ps.n
-        out_r = np.empty(n, np.int64)
-        out_c = np.empty(n, np.int64)
-        if sim.fields is not None and t["wf"]:
-            f = sim.fields
-            conc = f.conc.reshape(len(f.names), -1)
-            live_voxel = f.live_voxel
-            lat = f.lattice
-            lat_lo, lat_hi = np.asarray(lat.lo, float), np.asarray(lat.hi, float)
-            vox = np.asarray(f.spacing, float)
-            shape = np.asarray(lat.shape, np.int64)
-        else:
-            conc = np.zeros((1, 1))
-            live_voxel = np.zeros((1, 1), np.int64)
-            lat_lo, lat_hi, vox = np.zeros(3), np.ones(3), np.ones(3)
-            shape = np.ones(3, np.int64)
-        kr.first_order_draws(ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, taken, n, t["k_own"], t["fr_first"],
-                             t["fr_next"], t["fr_field"], t["fr_k"], conc, live_voxel, lat_lo, lat_hi, vox, shape,
-                             sim._seed_key, step, sim.dt, out_r, out_c)
-        hit = np.flatnonzero(out_r != -1)
-        events = []
-        if hit.size == 0:
-            return events
-        hit = hit[np.argsort(ps.pid[hit], kind="stable")]  # canonical order: by id, not by storage
-        r = out_r[hit]
-        own_hit = hit[r == -2]
-        if own_hit.size:
-            u = np.empty(own_hit.size)
-            kr.own_channel_uniforms(sim._seed_key, ps.pid[own_hit], step, u)
-            sp = ps.species[own_hit]
-            for s in np.unique(sp):
-                chans = t["own_by_species"][int(s)]
-                sel = sp == s
-                idx = own_hit[sel]
-                rates = np.array([c.rate for c in chans])
-                cum = np.cumsum(rates) / rates.sum()
-                pick = np.minimum(np.searchsorted(cum, u[sel], side="right"), len(chans) - 1)
-                for q, c in enumerate(chans):
-                    m = pick == q
-                    if m.any():
-                        events.append((c, idx[m], None, None))
-        for q, c in enumerate(t["wf"]):
-            m = r == q
-            if m.any():
-                events.append((c, hit[m], None, out_c[hit[m]]))
-        return events
-
     # ------------------------------------------------------------------ products
     def _rng(self):
         from .. import rng as _rng
@@ -597,6 +743,8 @@ class ReactionEngine:
         return self._place_rng
 
     def _apply(self, events):
+        """Remove the reactants of ``events`` and make their products; returns (the number of
+        particles consumed, the particle births as [(species index, positions)] in order)."""
         sim = self.sim
         ps = sim.particles
         fields = sim.fields
@@ -643,10 +791,7 @@ class ReactionEngine:
                     self._deposit(c, s, at[q])
                 else:
                     births.append((s, self._inside(s, at[q], fb[q], c)))
-        for s, pos in births:
-            idx = sim.species.index(s)
-            ps.append(np.full(pos.shape[0], idx, np.int16), pos)
-        return consumed
+        return consumed, [(sim.species.index(s), pos) for s, pos in births]
 
     # ------------------------------------------------------------------ fields
     def field_schedule(self) -> tuple[int, int]:
@@ -669,13 +814,26 @@ class ReactionEngine:
             return max(1, int(limit // sim.dt)), 1
         return 1, int(math.ceil(sim.dt / limit))
 
-    def _fields_tick(self, step):
+    def _steps_to_field_step(self) -> int | float:
+        """Particle steps until the next field step (inf without diffusing fields)."""
+        f = self.sim.fields
+        if f is None or not f.names:
+            return math.inf
+        if getattr(self, "_schedule", None) is None:
+            self._schedule = self.field_schedule()
+        return self._schedule[0] - self._field_clock
+
+    def _fields_advance(self, nsteps: int) -> None:
+        """Count ``nsteps`` particle steps; take the field step when one is due (the fields'
+        diffusion and mass action, then their births of particles)."""
         sim = self.sim
         f = sim.fields
+        if f is None or not f.names:
+            return
         if getattr(self, "_schedule", None) is None:
             self._schedule = self.field_schedule()
         n, m = self._schedule
-        self._field_clock += 1
+        self._field_clock += nsteps
         if self._field_clock < n:
             return
         self._field_clock = 0

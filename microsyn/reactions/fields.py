@@ -121,6 +121,10 @@ class FieldSet:
         Concentration [mM] of one molecule in one voxel: 1 / (602,214 * voxel volume [um^3]).
     """
 
+    #: bumped whenever the concentrations change other than by single molecules (a field step,
+    #: a concentration set, a field added): the reaction clocks then see the new values
+    version = 0
+
     def __init__(self, domain, lattice: Lattice):
         from ..geometry import as_domain
 
@@ -271,6 +275,7 @@ class FieldSet:
             self.conc[f][mask] = value
         else:
             self.conc[f][mask] = value[mask]
+        self.version += 1
 
     def total_molecules(self, name: str) -> float:
         """Number of molecules of a field in the lattice (sum of concentrations / molecule_mM)."""
@@ -436,12 +441,13 @@ class FieldSet:
             for e, v in zip(self.reactions, net):
                 e.net_events += float(v)
         self.steps += 1
+        self.version += 1
         self.time += dt
 
     # ------------------------------------------------------------------ particle hooks
     def voxel_index(self, x, y, z, field=None) -> np.ndarray:
         """Flat voxel index (int64, C order over the lattice) of each point [um]:
-        floor((x - lo) / h) per axis, a point on the lattice's upper face in the last voxel; -1
+        floor((x - lo) * (1 / h)) per axis, a point on the lattice's upper face in the last voxel; -1
         outside the lattice (or not finite). With ``field`` (name or index), a dead voxel of that field
         is replaced by :attr:`live_voxel` (-1 if it has no live neighbour)."""
         from .._kernels import fields as kf
@@ -453,8 +459,8 @@ class FieldSet:
             raise ParameterError(f"x, y, z must be 1-D arrays of one length, got shapes {x.shape}, "
                                  f"{y.shape}, {z.shape}")
         out = np.empty(x.shape[0], np.int64)
-        kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), np.asarray(self.lattice.hi, float), self.spacing,
-                       np.asarray(self.shape, np.int64), out)
+        kf.voxel_index(x, y, z, np.asarray(self.lattice.lo, float), np.asarray(self.lattice.hi, float),
+                       1.0 / np.asarray(self.spacing, float), np.asarray(self.shape, np.int64), out)
         if field is not None:
             f = field if isinstance(field, (int, np.integer)) else self.index(field)
             ok = out >= 0

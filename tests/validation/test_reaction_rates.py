@@ -55,6 +55,47 @@ def test_first_order_branching_splits_in_proportion_to_the_rates():
     assert abs(sim.count("A") - n0 * p) < 4 * math.sqrt(n0 * p * (1 - p))
 
 
+def test_a_decay_chain_in_one_long_run_follows_bateman():
+    """A -> B -> C (k1 = 4, k2 = 10 /ms), 20000 A, one run of 0.3 ms (3000 steps, one kernel
+    window: every B is born inside it and must start its own reaction clock at its birth):
+    N_B(t) = N0 k1 / (k2 - k1) (exp(-k1 t) - exp(-k2 t)) (Bateman 1910) within 4 binomial SE
+    at the end, and N_A within 4 SE of N0 exp(-k1 t)."""
+    k1, k2, n0, t = 4.0, 10.0, 20000, 0.3
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=1e-4, seed=23)
+    for n in "ABC":
+        sim.add_species(_sp(n))
+    sim.add_particles("A", np.random.default_rng(3).uniform(0, 1, (n0, 3)))
+    sim.add_reaction(ms.Reaction("A -> B", rate=k1))
+    sim.add_reaction(ms.Reaction("B -> C", rate=k2))
+    sim.run(t)
+    assert sim.stats["kernel_calls"] < 3000  # the run took its steps in windows, not one by one
+    pa = math.exp(-k1 * t)
+    pb = k1 / (k2 - k1) * (math.exp(-k1 * t) - math.exp(-k2 * t))
+    assert abs(sim.count("A") - n0 * pa) < 4 * math.sqrt(n0 * pa * (1 - pa))
+    assert abs(sim.count("B") - n0 * pb) < 4 * math.sqrt(n0 * pb * (1 - pb)), (sim.count("B"), n0 * pb)
+    assert sim.count("A") + sim.count("B") + sim.count("C") == n0
+
+
+def test_source_and_decay_reach_the_steady_number_production_over_k():
+    """0 -> A at 0.02 mM/ms in a 0.5 um cube, A -> 0 at k = 20 /ms: the steady number is
+    k0 602,214 V / k = 75.3; its time average over 4 ms after 1 ms (about 80 decay times)
+    within 4 SE of it, the SE from the Poisson variance and the correlation time 1/k."""
+    k0, k = 0.02, 20.0
+    sim = ms.Simulation(ms.Box((0, 0, 0), (0.5, 0.5, 0.5)), dt=1e-4, seed=24)
+    sim.add_species(_sp("A"))
+    sim.add_reaction(ms.Reaction("0 -> A", rate=k0))
+    sim.add_reaction(ms.Reaction("A -> 0", rate=k))
+    sim.run(1.0)
+    counts = []
+    for _ in range(400):
+        sim.run(0.01)
+        counts.append(sim.count("A"))
+    mean = k0 * PARTICLES_PER_UM3_PER_MM * 0.125 / k
+    n_indep = 4.0 / (2.0 / k)  # samples 2/k apart are about independent
+    se = math.sqrt(mean / n_indep)
+    assert abs(np.mean(counts) - mean) < 4 * se, (np.mean(counts), mean, se)
+
+
 def test_zeroth_order_production_at_its_constant_rate_in_its_region():
     """0 -> A at 1 mM/ms in a 0.2 um cube inside a 1 um box, for 1 ms: the number made is
     Poisson with mean k 602,214 V t = 4818 (within 4 SE = 5.8 %), all made in the region (they
