@@ -12,6 +12,10 @@ import numpy as np
 
 from . import rng as _rng
 from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
+
+#: a one-step kernel call over at least this many particles takes the light path
+#: (``step_once``, the rest gathered for ``step_table``)
+ONE_STEP_MIN_PARTICLES = 4096
 from .errors import DomainEscapeError, GeometryError, ParameterError, check_positive, refuse_large_dt
 from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
@@ -675,7 +679,6 @@ class Simulation:
         from ._kernels import brownian as kb
 
         ps = self.particles
-        tm = self.timings
         t1 = _time.perf_counter()
         sigma, Ddt, margin = args if args is not None else self._kernel_args(cg)
         clocks = clocks if clocks is not None else self._no_clocks()
@@ -689,18 +692,45 @@ class Simulation:
             ps.free_key = key
         sl = slice(lo, hi)
         try:
+            if nsteps == 1 and self.gaussian == "table" and start_new.shape[0] == 0 and n >= ONE_STEP_MIN_PARTICLES:
+                # the particles inside their free balls in one light pass; the others (a few per
+                # cent) through step_table, gathered
+                general = np.empty(n, np.uint8)
+                kb.step_once(ps.x[sl], ps.y[sl], ps.z[sl], ps.pid[sl], ps.species[sl], ps.state[sl], ps.free_r[sl],
+                             step0, self._seed_key, sigma, margin, _rng.gaussian_table(), *cg.kernel_args(),
+                             ps.clock[sl], *clocks, general)
+                folds = int(np.count_nonzero(general == 2))
+                self.stats["folds"] = self.stats.get("folds", 0) + folds
+                self.stats["reflections"] += folds
+                idx = lo + np.flatnonzero(general == 1)
+                self.stats["one_step_general"] = self.stats.get("one_step_general", 0) + idx.size
+                if idx.size:
+                    sub = [a[idx] for a in (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, ps.clock)]
+                    counters = np.zeros(((idx.size + block - 1) // block, kb.N_COUNTERS), np.int64)
+                    kb.step_table(*sub[:7], idx.size, start_new, step0, 1, self._seed_key, sigma, Ddt, margin,
+                                  cg.has_absorb, _rng.gaussian_table(), *cg.kernel_args(), sub[7], *clocks, block,
+                                  counters, _numba().get_num_threads())
+                    for a, v in zip((ps.x, ps.y, ps.z, ps.state, ps.free_r, ps.clock), sub[:3] + sub[5:]):
+                        a[idx] = v
+                return self._count_kernel_call(counters, t1)
             common = (ps.x[sl], ps.y[sl], ps.z[sl], ps.pid[sl], ps.species[sl], ps.state[sl], ps.free_r[sl],
                       n - start_new.shape[0], start_new, step0, nsteps, self._seed_key, sigma, Ddt,
                       margin, cg.has_absorb)
             if self.gaussian == "table":
                 kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), ps.clock[sl], *clocks, block,
-                              counters)
+                              counters, _numba().get_num_threads())
             else:
                 zx, zr = _rng.ziggurat_tables()
                 kb.step_exact(*common, zx, zr, *cg.kernel_args(), ps.clock[sl], *clocks, block, counters)
         finally:
             _restore_threads(prev_threads)
-        tm["kernel"] += _time.perf_counter() - t1
+        self._count_kernel_call(counters, t1)
+
+    def _count_kernel_call(self, counters, t1):
+        """Add a kernel call's time (since ``t1``) and its counters to :attr:`timings` and :attr:`stats`."""
+        from ._kernels import brownian as kb
+
+        self.timings["kernel"] += _time.perf_counter() - t1
         self.stats["kernel_calls"] = self.stats.get("kernel_calls", 0) + 1
         tot = counters.sum(axis=0)
         self.stats["slow_steps"] += int(tot[kb.C_SLOW])

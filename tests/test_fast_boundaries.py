@@ -92,6 +92,49 @@ def test_one_kernel_call_equals_one_step_calls_bitwise(name, gaussian):
     assert st1["rejected_steps"] == st2["rejected_steps"] == 0
 
 
+@pytest.mark.parametrize("name", list(GEOMETRIES))
+def test_the_light_one_step_path_equals_one_kernel_call_bitwise(name):
+    """One-step calls over at least ONE_STEP_MIN_PARTICLES particles take the light path
+    (``step_once``; the particles it cannot step are gathered for ``step_table``). Reference:
+    one 20-step call; same ids, positions, reflections and absorptions bit for bit, in every
+    geometry above."""
+    from microsyn.simulation import ONE_STEP_MIN_PARTICLES
+
+    n = ONE_STEP_MIN_PARTICLES + 1000
+    i1, p1, st1, ab1 = _run(name, "table", one_step_calls=False, n=n, steps=20)
+    i2, p2, st2, ab2 = _run(name, "table", one_step_calls=True, n=n, steps=20)
+    assert st2.get("one_step_general", 0) > 0 and len(i1) > ONE_STEP_MIN_PARTICLES
+    assert np.array_equal(i1, i2) and np.array_equal(p1, p2)
+    assert ab1 == ab2
+    assert st1["reflections"] == st2["reflections"] > 0
+
+
+def test_the_light_one_step_path_runs_reaction_clocks_bitwise():
+    """With first-order reactions (A -> B, A + F -> AF with a field) the clocks of the light
+    one-step path equal those of one long kernel call: 40 runs of one step vs one run of 40
+    steps give the same particles and reaction counts."""
+    def run(pieces):
+        sim = ms.Simulation(ms.Box((0, 0, 0), (0.4, 0.4, 0.4)), dt=1e-5, seed=9)
+        sim.use_field_lattice(voxel_size=0.05)
+        sim.add_species(ms.Species("A", 0, 0.2, 0.2))
+        sim.add_species(ms.Species("B", 0, 0.2, 0.2))
+        sim.add_species(ms.Species("F", 0, 0.1, 0.1), kind="field")
+        sim.add_species(ms.Species("AF", 0, 0.1, 0.1), kind="field")
+        sim.fill("F", 0.5)
+        sim.add_particles("A", np.random.default_rng(4).uniform(0, 0.4, (6000, 3)))
+        sim.add_reaction(ms.Reaction("A -> B", rate=300.0))
+        sim.add_reaction(ms.Reaction("A + F -> AF", rate=500.0))
+        for _ in range(pieces):
+            sim.run(40 * 1e-5 / pieces)
+        return sim.ids_and_positions(), sim.reaction_counts, sim.stats
+
+    (i1, p1), c1, _ = run(1)
+    (i2, p2), c2, st2 = run(40)
+    assert st2.get("one_step_general", 0) > 0
+    assert c1 == c2 and min(c1.values()) > 0
+    assert np.array_equal(i1, i2) and np.array_equal(p1, p2)
+
+
 def test_fast_paths_are_used_where_they_apply():
     """Near a reflecting membrane most boundary work is folds in the fast path and the general
     resolution is rare; each geometry above exercises the path it names (counters of the

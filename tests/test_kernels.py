@@ -29,7 +29,7 @@ def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
               rng.seed_key(seed), sigma, Ddt, margin, cg.has_absorb)
     clocks = (np.full(n, np.nan),) + no_clocks(1, dt)
     if gaussian == "table":
-        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), *clocks, 512, counters)
+        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), *clocks, 512, counters, 2)
     else:
         zx, zr = rng.ziggurat_tables()
         kb.step_exact(*common, zx, zr, *cg.kernel_args(), *clocks, 512, counters)

@@ -67,6 +67,10 @@ N_COUNTERS = 7
 #: a particle keeps a fold plane when the flat face is within this many rms steps
 FOLD_REACH_SIGMAS = 4.0
 
+#: blocks are taken in runs, this many runs per thread, each run with one set of block arrays
+#: (allocating them per block cost more than a one-step call's work)
+CHUNKS_PER_THREAD = 4
+
 #: start a call from the free radii the last one left (see :mod:`microsyn.particles`)
 USE_FREE_RADII = True
 
@@ -173,8 +177,9 @@ def _special_step(px, py, pz, dx, dy, dz, cx, cy, cz, r2, fx, fy, fz, fo, sx, sy
 def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
                bc, patches, clock, dt, c_on, k_own, rate_row, rate_field, lat_lo, lat_hi, inv_h, lat_shape,
-               block, counters):
-    """Advance all live particles by ``nsteps`` table-normal steps (see module docstring).
+               block, counters, threads):
+    """Advance all live particles by ``nsteps`` table-normal steps (see module docstring) on
+    ``threads`` threads.
 
     Particles with index >= ``n_old`` are born during the call: particle ``n_old + m`` starts
     stepping at local step ``start_new[m]``. ``free_r`` holds each particle's free radius from
@@ -195,187 +200,289 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
     for q in range(c_on.shape[0]):
         if c_on[q] != 0:
             clocked = True
-    for b in nb.prange(n_blocks):
-        i0 = b * block
-        n = min(n_all, i0 + block) - i0
-        lx = np.empty(n)
-        ly = np.empty(n)
-        lz = np.empty(n)
-        lkp = np.empty(n, dtype=np.uint64)
-        lsg = np.empty(n)
-        lsafe = np.empty(n)  # squared radius of the plain free ball (-1: none, or a special one)
-        lsafe_f = np.empty(n)  # squared radius of the ball of a particle with a fold or a sphere
-        lcx = np.empty(n)  # checkpoint: the ball's centre
-        lcy = np.empty(n)
-        lcz = np.empty(n)
-        lrp = np.zeros(n)  # bound on the distance to every surface at the checkpoint
-        lfx = np.zeros(n)  # fold plane n . x - off >= 0 (n = 0, off = -1: none)
-        lfy = np.zeros(n)
-        lfz = np.zeros(n)
-        lfo = np.full(n, -1.0)
-        lsx = np.zeros(n)  # container sphere |x - c|^2 < rc2 (rc2 = inf: none)
-        lsy = np.zeros(n)
-        lsz = np.zeros(n)
-        lsr2 = np.full(n, np.inf)
-        lhf = np.zeros(n, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
-        lflag = np.zeros(n, dtype=np.uint8)  # 1 where this step needs the slow path
-        lstart = np.zeros(n, dtype=np.int64)
-        lclk = np.empty(n)  # reaction clock
-        lrun = np.zeros(n, dtype=np.uint8)  # 1 where the clock runs (live, born, a reacting species)
-        lk0 = np.zeros(n)  # its own first-order rate [1/ms]
-        lrow = np.full(n, rate_field.shape[0] - 1, dtype=np.int64)  # its row of the rate field (last: 0)
-        lcell = np.empty(n, dtype=np.int64)  # its column of the rate field
+    n_chunks = min(n_blocks, CHUNKS_PER_THREAD * max(threads, 1))
+    for c in nb.prange(n_chunks):  # each chunk takes a run of blocks, with one set of block arrays
+        lx = np.empty(block)
+        ly = np.empty(block)
+        lz = np.empty(block)
+        lkp = np.empty(block, dtype=np.uint64)
+        lsg = np.empty(block)
+        lsafe = np.empty(block)  # squared radius of the plain free ball (-1: none, or a special one)
+        lsafe_f = np.empty(block)  # squared radius of the ball of a particle with a fold or a sphere
+        lcx = np.empty(block)  # checkpoint: the ball's centre
+        lcy = np.empty(block)
+        lcz = np.empty(block)
+        lrp = np.empty(block)  # bound on the distance to every surface at the checkpoint
+        lfx = np.empty(block)  # fold plane n . x - off >= 0 (n = 0, off = -1: none)
+        lfy = np.empty(block)
+        lfz = np.empty(block)
+        lfo = np.empty(block)
+        lsx = np.empty(block)  # container sphere |x - c|^2 < rc2 (rc2 = inf: none)
+        lsy = np.empty(block)
+        lsz = np.empty(block)
+        lsr2 = np.empty(block)
+        lhf = np.empty(block, dtype=np.uint8)  # 1 where the particle has a fold plane or a sphere
+        lflag = np.empty(block, dtype=np.uint8)  # 1 where this step needs the slow path
+        lstart = np.empty(block, dtype=np.int64)
+        lclk = np.empty(block)  # reaction clock
+        lrun = np.empty(block, dtype=np.uint8)  # 1 where the clock runs (live, born, a reacting species)
+        lk0 = np.empty(block)  # its own first-order rate [1/ms]
+        lrow = np.empty(block, dtype=np.int64)  # its row of the rate field (last: 0)
+        lcell = np.empty(block, dtype=np.int64)  # its column of the rate field
         tin = np.empty(n_prim)
         tout = np.empty(n_prim)
         fin = np.empty(n_prim, dtype=np.int64)
         fout = np.empty(n_prim, dtype=np.int64)
-        nfolds = 0
-        for j in range(n):
-            i = i0 + j
-            lx[j] = x[i]
-            ly[j] = y[i]
-            lz[j] = z[i]
-            lcx[j] = x[i]
-            lcy[j] = y[i]
-            lcz[j] = z[i]
-            lkp[j] = particle_key(seed_key, pid[i])
-            lclk[j] = clock[i]
-            if i >= n_old:
-                lstart[j] = start_new[i - n_old]
-            if clocked and state[i] == 0 and lstart[j] == 0 and c_on[species[i]] != 0:
-                lrun[j] = 1
-                lk0[j] = k_own[species[i]]
-                lrow[j] = rate_row[species[i]]
-                if math.isnan(lclk[j]):
-                    lclk[j] = clock_threshold(lkp[j])
-            if state[i] != 0 or lstart[j] > 0:
-                lsg[j] = 0.0  # ended, or not born yet: switched on at its start step below
-                lsafe[j] = np.inf
-            elif USE_FREE_RADII and free_r[i] >= FOLD_REACH_SIGMAS * sigma[species[i]]:
-                lsg[j] = sigma[species[i]]
-                lrp[j] = free_r[i]
-                lsafe[j] = lrp[j] * lrp[j]
-            else:
-                s = np.int64(species[i])
-                lsg[j] = sigma[s]
-                (r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
-                 lsr2[j]) = checkpoint_ball(
-                    s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
-                    FOLD_REACH_SIGMAS * sigma[s])
-                lrp[j] = r
-                _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
-        # particles born during the call sit at the end, sorted by start step
-        j_born = 0
-        while j_born < n and lstart[j_born] == 0:
-            j_born += 1
-        for k in range(nsteps):
-            stp = step0 + k
-            while j_born < n and lstart[j_born] <= k:
-                i = i0 + j_born
-                if state[i] == 0:
-                    s = np.int64(species[i])
-                    lsg[j_born] = sigma[s]
-                    (r, rf, lfx[j_born], lfy[j_born], lfz[j_born], lfo[j_born], lsx[j_born], lsy[j_born],
-                     lsz[j_born], lsr2[j_born]) = checkpoint_ball(
-                        s, lx[j_born], ly[j_born], lz[j_born], kind, role, active, par, sdf, mesh_meta,
-                        face_base, bc, patches, fmargin, FOLD_REACH_SIGMAS * sigma[s])
-                    lrp[j_born] = r
-                    _set_ball(lsafe, lsafe_f, lhf, j_born, rf, lfx[j_born], lfy[j_born], lfz[j_born], lsr2[j_born])
-                    if clocked and c_on[s] != 0:
-                        lrun[j_born] = 1
-                        lk0[j_born] = k_own[s]
-                        lrow[j_born] = rate_row[s]
-                        if math.isnan(lclk[j_born]):
-                            lclk[j_born] = clock_threshold(lkp[j_born])
-                j_born += 1
-            nflag = 0
+        for b in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
+            i0 = b * block
+            n = min(n_all, i0 + block) - i0
+            nfolds = 0
             for j in range(n):
-                h = counter_hash(lkp[j], stp, STREAM_TABLE)
-                g = lsg[j]
-                dx = g * table[h & MASK16]
-                dy = g * table[(h >> S16) & MASK16]
-                dz = g * table[(h >> S32) & MASK16]
-                qx = lx[j] + dx
-                qy = ly[j] + dy
-                qz = lz[j] + dz
-                ex = qx - lcx[j]
-                ey = qy - lcy[j]
-                ez = qz - lcz[j]
-                ok = ex * ex + ey * ey + ez * ez < lsafe[j]
-                lx[j] = qx if ok else lx[j]
-                ly[j] = qy if ok else ly[j]
-                lz[j] = qz if ok else lz[j]
-                lflag[j] = 0 if ok else 1
-                nflag += 0 if ok else 1
-            if nflag != 0:
+                lrp[j] = 0
+                lfx[j] = 0
+                lfy[j] = 0
+                lfz[j] = 0
+                lfo[j] = -1.0
+                lsx[j] = 0
+                lsy[j] = 0
+                lsz[j] = 0
+                lsr2[j] = np.inf
+                lhf[j] = 0
+                lflag[j] = 0
+                lstart[j] = 0
+                lrun[j] = 0
+                lk0[j] = 0
+                lrow[j] = rate_field.shape[0] - 1
+                i = i0 + j
+                lx[j] = x[i]
+                ly[j] = y[i]
+                lz[j] = z[i]
+                lcx[j] = x[i]
+                lcy[j] = y[i]
+                lcz[j] = z[i]
+                lkp[j] = particle_key(seed_key, pid[i])
+                lclk[j] = clock[i]
+                if i >= n_old:
+                    lstart[j] = start_new[i - n_old]
+                if clocked and state[i] == 0 and lstart[j] == 0 and c_on[species[i]] != 0:
+                    lrun[j] = 1
+                    lk0[j] = k_own[species[i]]
+                    lrow[j] = rate_row[species[i]]
+                    if math.isnan(lclk[j]):
+                        lclk[j] = clock_threshold(lkp[j])
+                if state[i] != 0 or lstart[j] > 0:
+                    lsg[j] = 0.0  # ended, or not born yet: switched on at its start step below
+                    lsafe[j] = np.inf
+                elif USE_FREE_RADII and free_r[i] >= FOLD_REACH_SIGMAS * sigma[species[i]]:
+                    lsg[j] = sigma[species[i]]
+                    lrp[j] = free_r[i]
+                    lsafe[j] = lrp[j] * lrp[j]
+                else:
+                    s = np.int64(species[i])
+                    lsg[j] = sigma[s]
+                    (r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
+                     lsr2[j]) = checkpoint_ball(
+                        s, x[i], y[i], z[i], kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
+                        FOLD_REACH_SIGMAS * sigma[s])
+                    lrp[j] = r
+                    _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
+            # particles born during the call sit at the end, sorted by start step
+            j_born = 0
+            while j_born < n and lstart[j_born] == 0:
+                j_born += 1
+            for k in range(nsteps):
+                stp = step0 + k
+                while j_born < n and lstart[j_born] <= k:
+                    i = i0 + j_born
+                    if state[i] == 0:
+                        s = np.int64(species[i])
+                        lsg[j_born] = sigma[s]
+                        (r, rf, lfx[j_born], lfy[j_born], lfz[j_born], lfo[j_born], lsx[j_born], lsy[j_born],
+                         lsz[j_born], lsr2[j_born]) = checkpoint_ball(
+                            s, lx[j_born], ly[j_born], lz[j_born], kind, role, active, par, sdf, mesh_meta,
+                            face_base, bc, patches, fmargin, FOLD_REACH_SIGMAS * sigma[s])
+                        lrp[j_born] = r
+                        _set_ball(lsafe, lsafe_f, lhf, j_born, rf, lfx[j_born], lfy[j_born], lfz[j_born], lsr2[j_born])
+                        if clocked and c_on[s] != 0:
+                            lrun[j_born] = 1
+                            lk0[j_born] = k_own[s]
+                            lrow[j_born] = rate_row[s]
+                            if math.isnan(lclk[j_born]):
+                                lclk[j_born] = clock_threshold(lkp[j_born])
+                    j_born += 1
+                nflag = 0
                 for j in range(n):
-                    if lflag[j] == 0 or lsg[j] == 0.0:
-                        continue
                     h = counter_hash(lkp[j], stp, STREAM_TABLE)
                     g = lsg[j]
                     dx = g * table[h & MASK16]
                     dy = g * table[(h >> S16) & MASK16]
                     dz = g * table[(h >> S32) & MASK16]
-                    if lhf[j] != 0:  # a fold plane or a container sphere: the step may still be free
-                        ok, qx, qy, qz, folded = _special_step(lx[j], ly[j], lz[j], dx, dy, dz, lcx[j], lcy[j], lcz[j],
-                                                               lsafe_f[j], lfx[j], lfy[j], lfz[j], lfo[j], lsx[j],
-                                                               lsy[j], lsz[j], lsr2[j])
-                        if ok:
-                            lx[j] = qx
-                            ly[j] = qy
-                            lz[j] = qz
-                            nfolds += folded
+                    qx = lx[j] + dx
+                    qy = ly[j] + dy
+                    qz = lz[j] + dz
+                    ex = qx - lcx[j]
+                    ey = qy - lcy[j]
+                    ez = qz - lcz[j]
+                    ok = ex * ex + ey * ey + ez * ez < lsafe[j]
+                    lx[j] = qx if ok else lx[j]
+                    ly[j] = qy if ok else ly[j]
+                    lz[j] = qz if ok else lz[j]
+                    lflag[j] = 0 if ok else 1
+                    nflag += 0 if ok else 1
+                if nflag != 0:
+                    for j in range(n):
+                        if lflag[j] == 0 or lsg[j] == 0.0:
                             continue
-                    i = i0 + j
-                    ex = lx[j] - lcx[j]
-                    ey = ly[j] - lcy[j]
-                    ez = lz[j] - lcz[j]
-                    rp = lrp[j] - math.sqrt(ex * ex + ey * ey + ez * ez)
-                    (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
-                     lsr2[j]) = _slow(
-                        i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
-                        kind, role, active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh,
-                        tin, tout, fin, fout, counters, b)
-                    lx[j] = nx_
-                    ly[j] = ny_
-                    lz[j] = nz_
-                    lcx[j] = nx_
-                    lcy[j] = ny_
-                    lcz[j] = nz_
-                    lrp[j] = r
-                    _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
-                    if state[i] != 0:
+                        h = counter_hash(lkp[j], stp, STREAM_TABLE)
+                        g = lsg[j]
+                        dx = g * table[h & MASK16]
+                        dy = g * table[(h >> S16) & MASK16]
+                        dz = g * table[(h >> S32) & MASK16]
+                        if lhf[j] != 0:  # a fold plane or a container sphere: the step may still be free
+                            ok, qx, qy, qz, folded = _special_step(lx[j], ly[j], lz[j], dx, dy, dz, lcx[j], lcy[j], lcz[j],
+                                                                   lsafe_f[j], lfx[j], lfy[j], lfz[j], lfo[j], lsx[j],
+                                                                   lsy[j], lsz[j], lsr2[j])
+                            if ok:
+                                lx[j] = qx
+                                ly[j] = qy
+                                lz[j] = qz
+                                nfolds += folded
+                                continue
+                        i = i0 + j
+                        ex = lx[j] - lcx[j]
+                        ey = ly[j] - lcy[j]
+                        ez = lz[j] - lcz[j]
+                        rp = lrp[j] - math.sqrt(ex * ex + ey * ey + ez * ez)
+                        (nx_, ny_, nz_, r, rf, lfx[j], lfy[j], lfz[j], lfo[j], lsx[j], lsy[j], lsz[j],
+                         lsr2[j]) = _slow(
+                            i, lx[j], ly[j], lz[j], dx, dy, dz, rp, lkp[j], stp, species, state, g, Ddt_s, margin,
+                            kind, role, active, par, face_base, sdf, mesh_meta, bc, patches, fmargin, has_absorb, has_mesh,
+                            tin, tout, fin, fout, counters, b)
+                        lx[j] = nx_
+                        ly[j] = ny_
+                        lz[j] = nz_
+                        lcx[j] = nx_
+                        lcy[j] = ny_
+                        lcz[j] = nz_
+                        lrp[j] = r
+                        _set_ball(lsafe, lsafe_f, lhf, j, rf, lfx[j], lfy[j], lfz[j], lsr2[j])
+                        if state[i] != 0:
+                            lsg[j] = 0.0
+                            lsafe[j] = np.inf
+                            lhf[j] = 0
+                            lrun[j] = 0
+                if not clocked:
+                    continue
+                for j in range(n):  # (vectorised)
+                    lcell[j] = clock_cell(lx[j], ly[j], lz[j], lat_lo, lat_hi, inv_h, lat_shape[0], lat_shape[1],
+                                          lat_shape[2])
+                for j in range(n):
+                    c = lclk[j] - dt * (lk0[j] + rate_field[lrow[j], lcell[j]])
+                    if lrun[j] == 0:
+                        continue
+                    lclk[j] = c
+                    if c <= 0.0:  # the particle reacts here: it stops, and the pass makes its products
+                        state[i0 + j] = FIRED
+                        lclk[j] = -1.0 - stp
+                        lrun[j] = 0
                         lsg[j] = 0.0
                         lsafe[j] = np.inf
                         lhf[j] = 0
-                        lrun[j] = 0
-            if not clocked:
-                continue
-            for j in range(n):  # (vectorised)
-                lcell[j] = clock_cell(lx[j], ly[j], lz[j], lat_lo, lat_hi, inv_h, lat_shape[0], lat_shape[1],
-                                      lat_shape[2])
-            for j in range(n):
-                c = lclk[j] - dt * (lk0[j] + rate_field[lrow[j], lcell[j]])
-                if lrun[j] == 0:
-                    continue
-                lclk[j] = c
-                if c <= 0.0:  # the particle reacts here: it stops, and the pass makes its products
-                    state[i0 + j] = FIRED
-                    lclk[j] = -1.0 - stp
-                    lrun[j] = 0
-                    lsg[j] = 0.0
-                    lsafe[j] = np.inf
-                    lhf[j] = 0
 
-        for j in range(n):
-            i = i0 + j
-            x[i] = lx[j]
-            y[i] = ly[j]
-            z[i] = lz[j]
-            clock[i] = lclk[j]
-            free_r[i] = _left_radius(lrp[j], lx[j] - lcx[j], ly[j] - lcy[j], lz[j] - lcz[j], lsg[j] == 0.0)
-        counters[b, C_FOLD] += nfolds
-        counters[b, C_REFLECT] += nfolds
+            for j in range(n):
+                i = i0 + j
+                x[i] = lx[j]
+                y[i] = ly[j]
+                z[i] = lz[j]
+                clock[i] = lclk[j]
+                free_r[i] = _left_radius(lrp[j], lx[j] - lcx[j], ly[j] - lcy[j], lz[j] - lcz[j], lsg[j] == 0.0)
+            counters[b, C_FOLD] += nfolds
+            counters[b, C_REFLECT] += nfolds
+
+
+@nb.njit(**JIT_PARALLEL)
+def step_once(x, y, z, pid, species, state, free_r, stp, seed_key, sigma, margin, table, kind, role, active, par,
+              face_base, sdf, mesh_meta, bc, patches, clock, dt, c_on, k_own, rate_row, rate_field, lat_lo, lat_hi,
+              inv_h, lat_shape, general):
+    """Step ``stp`` (one table-normal step) of the live particles whose step stays inside their
+    free ball (the one their free radius gives, or, where that is under FOLD_REACH_SIGMAS rms
+    steps, the one :func:`checkpoint_ball` gives now, fold plane and container sphere included),
+    or that do not move (D = 0), with a reaction clock already drawn. Each such particle ends
+    bit for bit where :func:`step_table` would put it, with the same free radius and clock, at
+    a third of the cost of a one-step :func:`step_table` call (no block arrays to fill and
+    empty). general[i] = 1 marks the others, left as they were for :func:`step_table` (the
+    caller gathers them); general[i] = 2 a step that was folded at a fold plane."""
+    n = x.shape[0]
+    fmargin = face_margins(margin, bc)
+    for i in nb.prange(n):
+        general[i] = 0
+        if state[i] != 0:
+            continue
+        s = np.int64(species[i])
+        run = c_on[s] != 0
+        if run and math.isnan(clock[i]):
+            general[i] = 1
+            continue
+        g = sigma[s]
+        px = x[i]
+        py = y[i]
+        pz = z[i]
+        if g == 0.0:  # immobile: stays; step_table leaves no free radius for it
+            free_r[i] = -1.0
+        else:
+            r = np.float64(free_r[i])
+            rf = r
+            fx = 0.0
+            fy = 0.0
+            fz = 0.0
+            fo = -1.0
+            sx = 0.0
+            sy = 0.0
+            sz = 0.0
+            sr2 = np.inf
+            if not (USE_FREE_RADII and r >= FOLD_REACH_SIGMAS * g):
+                r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
+                    s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
+                    FOLD_REACH_SIGMAS * g)
+            if not rf > 0.0:
+                general[i] = 1
+                continue
+            h = counter_hash(particle_key(seed_key, pid[i]), stp, STREAM_TABLE)
+            dx = g * table[h & MASK16]
+            dy = g * table[(h >> S16) & MASK16]
+            dz = g * table[(h >> S32) & MASK16]
+            if fx != 0.0 or fy != 0.0 or fz != 0.0 or sr2 < np.inf:
+                ok, qx, qy, qz, folded = _special_step(px, py, pz, dx, dy, dz, px, py, pz, rf * rf, fx, fy, fz, fo,
+                                                       sx, sy, sz, sr2)
+                if not ok:
+                    general[i] = 1
+                    continue
+                general[i] = 2 if folded else 0
+            else:
+                qx = px + dx
+                qy = py + dy
+                qz = pz + dz
+                ex = qx - px
+                ey = qy - py
+                ez = qz - pz
+                if not (ex * ex + ey * ey + ez * ez < rf * rf):
+                    general[i] = 1
+                    continue
+            x[i] = qx
+            y[i] = qy
+            z[i] = qz
+            free_r[i] = _left_radius(r, qx - px, qy - py, qz - pz, False)
+            px = qx
+            py = qy
+            pz = qz
+        if run:
+            cell = clock_cell(px, py, pz, lat_lo, lat_hi, inv_h, lat_shape[0], lat_shape[1], lat_shape[2])
+            c = clock[i] - dt * (k_own[s] + rate_field[rate_row[s], cell])
+            if c <= 0.0:
+                state[i] = FIRED
+                c = -1.0 - stp
+                free_r[i] = -1.0
+            clock[i] = c
 
 
 @nb.njit(**JIT_PARALLEL)

@@ -12,12 +12,13 @@ of a step do not depend on the thread count or on the order particles are stored
 Cell list: for each pair reaction A + B one species is binned (B) and the other searches (A);
 for A + A both. Binned particles go into cubic cells of side ``h`` >= the largest binding
 radius on a grid over the bounding box of the reacting particles (about one binned particle
-per cell, so memory follows the particles, not the domain), with their positions copied in
-cell order so that a cell is read contiguously; the searchers are taken in cell order too, so
-consecutive searches read neighbouring memory (in random order each search cost several cache
-misses). A searching particle looks only at the cells within one binding radius of it (one
-cell, unless it is near a cell face) and checks the true distance. Each unordered pair is
-examined once.
+per cell, so memory follows the particles, not the domain; a particle that has since left the
+box is binned in the nearest cell, which keeps the search exact), with their positions copied
+in cell order so that a cell is read contiguously. The engine keeps the particles stored in the
+order of the same grid (re-sorted every few dozen steps), so the binning writes nearly in
+order and consecutive searchers, taken in storage order, read neighbouring cells. A searching
+particle looks only at the cells within one binding radius of it (one cell, unless it is near
+a cell face) and checks the true distance. Each unordered pair is examined once.
 """
 from __future__ import annotations
 
@@ -72,21 +73,40 @@ def _cell_of(x, y, z, lo, inv_h, dims):
 
 
 @nb.njit(**JIT_PARALLEL)
-def cell_keys(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, keys, skeys):
+def cell_keys(x, y, z, species, state, n, member, lo, inv_h, dims, keys):
     """keys[i] = the cell (linear index over the grid of ``dims`` cells of side 1/inv_h from
-    ``lo``) of particle i if its species is binned, else -1; skeys[i] the same for searchers."""
+    ``lo``; a point outside it in the nearest cell) of particle i if it is live and its species
+    a ``member``, else -1."""
     for i in nb.prange(n):
-        keys[i] = -1
-        skeys[i] = -1
-        s = species[i]
-        if state[i] != 0 or (binned[s] == 0 and searcher[s] == 0):
-            continue
         ix, iy, iz = _cell_of(x[i], y[i], z[i], lo, inv_h, dims)
         c = (ix * dims[1] + iy) * dims[2] + iz
-        if binned[s] != 0:
-            keys[i] = c
-        if searcher[s] != 0:
-            skeys[i] = c
+        keys[i] = c if ((state[i] == 0) & (member[species[i]] != 0)) else -1
+
+
+@nb.njit(**JIT_PARALLEL)
+def bin_members(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, keys, search, n_chunks):
+    """As :func:`cell_keys` for the ``binned`` species, and ``search[:m]`` = the live particles of
+    ``searcher`` species in storage order; returns m. In ``n_chunks`` parallel runs of indices
+    (count, then write at the prefix offsets), without branches on the species (they lie mixed
+    in storage order, so a branch would be mispredicted half the time)."""
+    counts = np.zeros(n_chunks + 1, np.int64)
+    for c in nb.prange(n_chunks):
+        m = 0
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            ix, iy, iz = _cell_of(x[i], y[i], z[i], lo, inv_h, dims)
+            live = state[i] == 0
+            s = species[i]
+            keys[i] = (ix * dims[1] + iy) * dims[2] + iz if (live & (binned[s] != 0)) else -1
+            m += np.int64(live & (searcher[s] != 0))
+        counts[c + 1] = m
+    for c in range(n_chunks):
+        counts[c + 1] += counts[c]
+    for c in nb.prange(n_chunks):
+        m = counts[c]
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            search[m] = i
+            m += np.int64((state[i] == 0) & (searcher[species[i]] != 0))
+    return counts[n_chunks]
 
 
 @nb.njit(**JIT)
@@ -94,59 +114,62 @@ def counting_sort(keys, x, y, z, species, n, n_cells, start, items, sx, sy, sz, 
     """CSR of particles by cell (those with keys[i] >= 0): items[start[c]:start[c+1]] are the
     particles in cell c, in increasing index order, and sx, sy, sz, ssp their positions and
     species in the same order (so a cell is read contiguously, and neighbouring cells lie near
-    each other in memory). Used for the binned partners and, in cell order, for the searchers.
-    Returns the number of particles sorted."""
+    each other in memory). ``start`` has n_cells + 2 entries: the others (keys -1) go to a last
+    bucket, so the loops have no branch on the key (the binned and the other species lie mixed
+    in storage order; a branch on which it is was mispredicted half the time). Returns the
+    number of particles in the cells."""
     start[:] = 0
     for i in range(n):
         k = keys[i]
-        if k >= 0:
-            start[k + 1] += 1
-    for b in range(n_cells):
+        start[(k if k >= 0 else n_cells) + 1] += 1
+    for b in range(n_cells + 1):
         start[b + 1] += start[b]
-    fill = start[:n_cells].copy()
+    fill = start[:n_cells + 1].copy()
     for i in range(n):
         k = keys[i]
-        if k >= 0:
-            t = fill[k]
-            items[t] = i
-            sx[t] = x[i]
-            sy[t] = y[i]
-            sz[t] = z[i]
-            ssp[t] = species[i]
-            fill[k] = t + 1
+        k = k if k >= 0 else n_cells
+        t = fill[k]
+        items[t] = i
+        sx[t] = x[i]
+        sy[t] = y[i]
+        sz[t] = z[i]
+        ssp[t] = species[i]
+        fill[k] = t + 1
     return start[n_cells]
 
 
 @nb.njit(**JIT_PARALLEL)
-def find_pairs(qx, qy, qz, pid, qsp, order, n_search, searcher, binned, start, items, sx, sy, sz, ssp, lo,
-               inv_h, dims, ns, pair_first, rx_next, rho2, p, rho_max, seed_key, step, block, out_i, out_j, out_r,
-               out_u, out_count):
+def find_pairs(x, y, z, pid, species, search, n, searcher, binned, start, items, sx, sy, sz, ssp, lo, inv_h, dims,
+               ns, pair_first, rx_next, rho2, p, rho_max, seed_key, step, block, out_i, out_j, out_r, out_u,
+               out_count):
     """Proposed pair reactions of one step.
 
-    The searching particles ``order[:n_search]`` (in cell order; their positions and species
-    ``qx, qy, qz, qsp`` in that order) look for partners among the
-    binned ones. A pair (i, j) is examined once: by i, when i's species searches and j's is
-    binned, unless j's species also searches and i's is binned and j < i (then by j). For each
-    reaction r of the species pair (``pair_first[s_i * ns + s_j]``, then ``rx_next[r]``) with
-    |x_i - x_j| < rho_r, the pair is proposed when its :func:`pair_uniform` u < p[r]. Block b
-    of ``block`` searchers writes its proposals at [b * cap, ...) of the out arrays (cap =
-    len(out_i) // number of blocks) and their number to out_count[b]; a count above cap means
-    the buffer was too small (the caller retries with a larger one).
+    The live particles of searching species, ``search[:n]`` (in storage order, which the engine
+    keeps spatial, so that consecutive searches read neighbouring cells), look for partners among the
+    binned ones (``start``, ``items`` and their positions and species ``sx, sy, sz, ssp`` in
+    cell order: :func:`counting_sort`). A pair (i, j) is examined once: by i, when i's species
+    searches and j's is binned, unless j's species also searches and i's is binned and j < i
+    (then by j). For each reaction r of the species pair (``pair_first[s_i * ns + s_j]``, then
+    ``rx_next[r]``) with |x_i - x_j| < rho_r, the pair is proposed when its
+    :func:`pair_uniform` u < p[r]. Block b of ``block`` searchers writes its proposals at
+    [b * cap, ...) of the out arrays (cap = len(out_i) // number of blocks) and their number to
+    out_count[b]; a count above cap means the buffer was too small (the caller retries with a
+    larger one).
     """
-    nblocks = (n_search + block - 1) // block
+    nblocks = (n + block - 1) // block
     cap = out_i.shape[0] // max(nblocks, 1)
     h = 1.0 / inv_h
     rm2 = rho_max * rho_max
     for b in nb.prange(nblocks):
         c = 0
         base = b * cap
-        for q in range(b * block, min(n_search, (b + 1) * block)):
-            i = order[q]
-            si = qsp[q]
+        for q in range(b * block, min(n, (b + 1) * block)):
+            i = search[q]
+            si = species[i]
             both = binned[si] != 0
-            xi = qx[q]
-            yi = qy[q]
-            zi = qz[q]
+            xi = x[i]
+            yi = y[i]
+            zi = z[i]
             ix, iy, iz = _cell_of(xi, yi, zi, lo, inv_h, dims)
             # neighbour cells only where the particle is within rho_max of a cell face
             fx = lo[0] + ix * h

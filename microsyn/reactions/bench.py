@@ -12,7 +12,7 @@ Each reports ``particle_steps_per_s`` (particles alive x steps / wall time, medi
 and ``ratio_vs_diffusion``: against the same particles diffusing without reactions in the same
 box, advanced in one kernel call per repeat, on the same threads, measured in the same run. The
 ``profile`` splits the reacting run's wall time into the Brownian steps, the pair search
-(cell list, proposals, acceptance), the first-order draws, the products, the fields and the
+(cell list, proposals, acceptance), the fired reaction clocks, the products, the fields and the
 rest. For scale, the issue that asked for these quotes Smoldyn 2.76 at 4.7e5 and ReaDDy 2 at
 6.8e5 particle-steps/s for A + B <-> C (5e4 + 5e4 molecules) on this machine type; those are
 reported numbers, not measured here, and ``x_reported_smoldyn`` divides by them.

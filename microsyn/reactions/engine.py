@@ -1,20 +1,24 @@
-"""The reaction pass of a :class:`~microsyn.simulation.Simulation`.
+"""The reactions of a :class:`~microsyn.simulation.Simulation`, in the loop.
 
-Once a simulation has reactions, each time step is: every particle takes its Brownian step
-(the stepping kernel), then the reaction pass below, then (every few steps) the lattice fields
-take a diffusion and mass-action step. The pass, in this order:
-
-1. **Pairs** (both partners tracked). Each pair of particles closer than the binding radius
-   rho of a reaction reacts with probability p (:mod:`microsyn.reactions.binding` chooses rho
-   and p so that the simulated rate equals the rate constant at this dt). Candidate pairs come
-   from a cell list over the reacting particles (:mod:`microsyn._kernels.reactions`);
-   proposals are accepted greedily in the order of their random numbers, so each particle
-   reacts at most once per step and the result does not depend on the thread count.
-2. **First order.** A particle not consumed in 1 reacts by its own first-order reactions
-   (rate k [1/ms]) and by its reactions with lattice fields (rate k [1/(mM ms)] times the
-   field's concentration in the particle's voxel [mM]) with probability 1 - exp(-k_total dt):
-   the exact exponential waiting time, resolved to whole steps. Products born in this step
-   take no part in this step's pass.
+1. **First order** (a particle's own reactions, rate k [1/ms], and its reactions with lattice
+   fields, rate k [1/(mM ms)] times the field's concentration in the particle's voxel [mM]):
+   *reaction clocks* (:mod:`microsyn._kernels.clocks`). Each particle reacts after an exact
+   exponential waiting time of its total rate, integrated along its path; the stepping kernels
+   run the clocks and stop a particle at the step where its clock runs out (state ``FIRED``),
+   then the channel is picked in proportion to the rates at that point. Without pair reactions
+   a run therefore takes whole *windows* of steps (up to the next field step) per kernel call:
+   the products of the particles that fired, and the births of zeroth-order sources, are added
+   in the order of their steps and take the rest of the window in further calls
+   (:meth:`ReactionEngine._window`), so ids, random numbers and the order of the particles are
+   those of one-step windows. The particles see a field as it was at its last field step.
+2. **Pairs** (both partners tracked): with pair reactions each Brownian step is followed by the
+   pass. Each pair of particles closer than the binding radius rho of a reaction reacts with
+   probability p (:mod:`microsyn.reactions.binding` chooses rho and p so that the simulated rate
+   equals the rate constant at this dt). Candidate pairs come from a cell list over the
+   reacting particles (:mod:`microsyn._kernels.reactions`); proposals are accepted greedily in
+   the order of their random numbers, so each particle reacts at most once per step and the
+   result does not depend on the thread count. Particles whose clocks ran out in that step
+   (they are no longer live, so they take no part in pairs) then make their products.
 3. **Fields to particles.** Reactions whose reactants are all lattice fields and whose
    products include particles happen per voxel, a Poisson number per field step with the
    mass-action mean, each removing exactly one molecule's worth of each reactant field.
@@ -647,27 +651,38 @@ class ReactionEngine:
         return events
 
     def sort_particles(self) -> None:
-        """Put the particles in spatial order (cells of about one particle, x-major) so that the
-        reaction pass reads nearby memory; nothing else depends on the storage order (every
-        random number is keyed by particle ids, and events are applied in a canonical order)."""
-        ps = self.sim.particles
+        """Choose the grid of the pair cell list from the reacting particles (cells of about one
+        binned particle, at least the largest binding radius, over their bounding box) and put
+        all particles in the order of its cells (x-major), so that the binning and the searches
+        of the next steps read and write nearly in order. Nothing else depends on the storage
+        order (every random number is keyed by particle ids, and events are applied in a
+        canonical order)."""
+        from .._kernels import reactions as kr
+
+        sim = self.sim
+        ps = sim.particles
+        t = self._tables
         n = ps.n
-        if n < 1024:
+        member = (t["binned"] | t["searcher"]).astype(np.uint8)
+        lo, hi = np.empty(3), np.empty(3)
+        m_all = kr.member_bounds(ps.x, ps.y, ps.z, ps.species, ps.state, n, member, lo, hi)
+        nb = int(np.count_nonzero(t["binned"][ps.species] & (ps.state == 0)))
+        if m_all == 0 or nb == 0:
+            self._grid = None
             return
-        x, y, z = ps.x, ps.y, ps.z
-        live = ps.state == 0  # the grid from the live particles only (reacted ones wait to leave)
-        n_live = int(np.count_nonzero(live))
-        if n_live < 1024:
-            return
-        lx, ly, lz = x[live], y[live], z[live]
-        lo = np.array([lx.min(), ly.min(), lz.min()])
-        ext = np.maximum(np.array([lx.max(), ly.max(), lz.max()]) - lo, 1e-12)
-        h = (float(np.prod(ext)) / n_live) ** (1.0 / 3.0)
-        dims = np.floor(ext / h).astype(np.int64) + 1
-        ix = np.clip(((x - lo[0]) / h).astype(np.int64), 0, dims[0] - 1)
-        iy = np.clip(((y - lo[1]) / h).astype(np.int64), 0, dims[1] - 1)
-        iz = np.clip(((z - lo[2]) / h).astype(np.int64), 0, dims[2] - 1)
-        ps.permute(np.argsort((ix * dims[1] + iy) * dims[2] + iz, kind="stable"))
+        rho_max = t["rho_max"]
+        ext = np.maximum(hi - lo, rho_max)
+        h = max(rho_max, (float(np.prod(ext)) / nb) ** (1.0 / 3.0))
+        dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
+        while int(np.prod(dims)) > 8 * nb + 64:  # a thin cloud: coarser cells
+            h *= 1.5
+            dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
+        self._grid = (lo, 1.0 / h, dims, int(np.prod(dims)))
+        if n >= 1024:
+            keys = np.empty(n, np.int64)
+            kr.cell_keys(ps.x, ps.y, ps.z, ps.species, np.zeros(n, ps.state.dtype), n, np.ones_like(member), lo,
+                         1.0 / h, dims, keys)
+            ps.permute(np.argsort(keys, kind="stable"))
 
     def _pairs(self, step, taken):
         from .._kernels import reactions as kr
@@ -676,36 +691,23 @@ class ReactionEngine:
         ps = sim.particles
         t = self._tables
         n = ps.n
-        rho_max = t["rho_max"]
-        member = (t["binned"] | t["searcher"]).astype(np.uint8)
-        lo, hi = np.empty(3), np.empty(3)
-        m_all = kr.member_bounds(ps.x, ps.y, ps.z, ps.species, ps.state, n, member, lo, hi)
-        nb = int(np.count_nonzero(t["binned"][ps.species]))
-        if m_all == 0 or nb == 0:
+        if getattr(self, "_grid", None) is None:
+            self.sort_particles()
+        if self._grid is None:
             z = np.zeros(0, np.int64)
             return z, z, z
-        # cells: at least the binding radius, about one binned particle per cell
-        ext = np.maximum(hi - lo, rho_max)
-        h = max(rho_max, (float(np.prod(ext)) / nb) ** (1.0 / 3.0))
-        dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
-        while int(np.prod(dims)) > 8 * nb + 64:  # a thin cloud: coarser cells
-            h *= 1.5
-            dims = np.maximum(1, np.floor(ext / h).astype(np.int64) + 1)
-        n_cells = int(np.prod(dims))
+        lo, inv_h, dims, n_cells = self._grid
         keys = np.empty(n, np.int64)
-        skeys = np.empty(n, np.int64)
-        kr.cell_keys(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], t["searcher"], lo, 1.0 / h, dims,
-                     keys, skeys)
-        start = np.empty(n_cells + 1, np.int64)
-        items = np.empty(nb, np.int64)
-        sx, sy, sz = np.empty(nb), np.empty(nb), np.empty(nb)
-        ssp = np.empty(nb, ps.species.dtype)
-        kr.counting_sort(keys, ps.x, ps.y, ps.z, ps.species, n, n_cells, start, items, sx, sy, sz, ssp)
-        order = np.empty(n, np.int64)
-        qx, qy, qz = np.empty(n), np.empty(n), np.empty(n)
-        qsp = np.empty(n, ps.species.dtype)
-        n_search = kr.counting_sort(skeys, ps.x, ps.y, ps.z, ps.species, n, n_cells, np.empty(n_cells + 1, np.int64),
-                                    order, qx, qy, qz, qsp)
+        search = np.empty(n, np.int64)
+        n_search = kr.bin_members(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], t["searcher"], lo, inv_h,
+                                  dims, keys, search, 8 * max(sim.threads or 2, 1))
+        start = np.empty(n_cells + 2, np.int64)
+        items = np.empty(n, np.int64)
+        sx, sy, sz = np.empty(n), np.empty(n), np.empty(n)
+        ssp = np.empty(n, ps.species.dtype)
+        if kr.counting_sort(keys, ps.x, ps.y, ps.z, ps.species, n, n_cells, start, items, sx, sy, sz, ssp) == 0:
+            z = np.zeros(0, np.int64)
+            return z, z, z
         block = 2048
         nblocks = max(1, (n_search + block - 1) // block)
         cap = 16
@@ -715,10 +717,10 @@ class ReactionEngine:
             out_r = np.empty(nblocks * cap, np.int64)
             out_u = np.empty(nblocks * cap)
             out_count = np.zeros(nblocks, np.int64)
-            kr.find_pairs(qx, qy, qz, ps.pid, qsp, order, n_search, t["searcher"], t["binned"], start,
-                          items, sx, sy, sz, ssp, lo, 1.0 / h, dims, len(sim.species), t["pair_first"],
-                          t["rx_next"], t["rho2"], t["p"], rho_max, sim._seed_key, step, block, out_i, out_j,
-                          out_r, out_u, out_count)
+            kr.find_pairs(ps.x, ps.y, ps.z, ps.pid, ps.species, search, n_search, t["searcher"], t["binned"], start,
+                          items, sx, sy, sz, ssp, lo, inv_h, dims, len(sim.species), t["pair_first"], t["rx_next"],
+                          t["rho2"], t["p"], t["rho_max"], sim._seed_key, step, block, out_i, out_j, out_r, out_u,
+                          out_count)
             if out_count.max(initial=0) <= cap:
                 break
             cap = int(out_count.max()) * 2

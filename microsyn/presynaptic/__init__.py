@@ -1,0 +1,9 @@
+"""The presynaptic terminal (in progress): Ca2+ sensors of vesicle fusion.
+
+:mod:`microsyn.presynaptic.sensors`: release-sensor schemes (Schneggenburger & Neher 2000;
+Lou, Scheuss & Schneggenburger 2005; user-defined), driven by a Ca2+ time course as a master
+equation or as an exact stochastic ensemble.
+"""
+from .sensors import SensorScheme, ca_step, lou_2005, schneggenburger_neher_2000
+
+__all__ = ["SensorScheme", "ca_step", "lou_2005", "schneggenburger_neher_2000"]

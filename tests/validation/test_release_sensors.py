@@ -1,0 +1,106 @@
+"""Release sensors against closed forms and against each other (fixed seeds; tolerances stated).
+
+References: the binding equilibrium of a sequential n-site chain with cooperativity b (detailed
+balance: p_i proportional to C(n, i) (k_on [Ca] / k_off)^i / b^(i (i - 1) / 2)); the
+low-[Ca] limit of such a sensor, whose fusion from the fully bound state then goes as [Ca]^n
+(log-log slope n = 5; the measured slope of release against [Ca] is near 4, Dodge & Rahamimoff
+1967, because real [Ca] is not in that limit); the stochastic ensemble against its master
+equation (4 binomial standard errors).
+"""
+import math
+
+import numpy as np
+import pytest
+
+from microsyn.errors import ParameterError
+from microsyn.presynaptic import SensorScheme, ca_step, lou_2005, schneggenburger_neher_2000
+
+
+def _equilibrium_closed_form(s, ca):
+    x = s.k_on * ca / s.k_off
+    w = np.array([math.comb(s.n_sites, i) * x ** i / s.b ** (i * (i - 1) / 2) for i in range(s.n_sites + 1)])
+    return w / w.sum()
+
+
+@pytest.mark.parametrize("make", [schneggenburger_neher_2000, lou_2005])
+@pytest.mark.parametrize("ca", [0.05, 1.0, 20.0])
+def test_binding_equilibrium_is_the_detailed_balance_closed_form(make, ca):
+    s = make()
+    np.testing.assert_allclose(s.binding_equilibrium(ca), _equilibrium_closed_form(s, ca), rtol=1e-12)
+
+
+def test_the_allosteric_sensor_fuses_at_its_basal_rate_without_calcium():
+    """Lou et al. 2005: l+ = 2e-4 /s with no Ca2+ bound; f^5 l+ = 6.0 /ms fully bound."""
+    s = lou_2005()
+    assert s.steady_release_rate(0.0) == pytest.approx(2e-7, rel=1e-12)  # [1/ms]
+    assert s.fusion[5] == pytest.approx(2e-7 * 31.3 ** 5, rel=1e-12)
+    # at the resting 50 nM the release rate is the equilibrium mean of l+ f^i
+    p = _equilibrium_closed_form(s, 0.05)
+    assert s.steady_release_rate(0.05) == pytest.approx(float(p @ (2e-7 * 31.3 ** np.arange(6))), rel=1e-12)
+
+
+def test_release_goes_as_the_fifth_power_of_calcium_in_the_low_calcium_limit():
+    """Schneggenburger & Neher 2000 scheme: the peak release rate of a 3 ms step has a log-log
+    slope within 2 % of n = 5 between 0.02 and 0.04 uM (the chain's limit), and a smaller one,
+    between 3 and 5, at a few uM (1 -> 3 uM), where the measured slope near 4 lies."""
+    s = schneggenburger_neher_2000()
+
+    def peak(ca):
+        _, _, rate, _ = s.occupancy(ca_step(ca, 0.0, 0.0), 3.0, dt_ms=2e-3, p0=np.eye(6)[0])
+        return rate.max()
+
+    low = math.log(peak(0.04) / peak(0.02)) / math.log(2.0)
+    mid = math.log(peak(3.0) / peak(1.0)) / math.log(3.0)
+    assert abs(low - 5.0) < 0.1, low
+    assert 3.0 < mid < 5.0 and mid < low, mid
+
+
+@pytest.mark.parametrize("make, ca, t_end", [(schneggenburger_neher_2000, 20.0, 1.0), (lou_2005, 10.0, 1.0)])
+def test_the_stochastic_ensemble_fuses_as_its_master_equation_says(make, ca, t_end):
+    """20000 vesicles under a Ca2+ step: the fraction fused by t_end within 4 binomial SE of
+    the master equation's, and the ensemble's fusion-time histogram against its rate."""
+    s = make()
+    drive = ca_step(ca, 0.1)
+    t, _, rate, fused = s.occupancy(drive, t_end, dt_ms=1e-3)
+    times = s.fusion_times(drive, t_end, 20000, seed=12, dt_ms=1e-3)
+    frac = np.mean(np.isfinite(times))
+    p = fused[-1]
+    assert abs(frac - p) < 4 * math.sqrt(p * (1 - p) / 20000), (frac, p)
+    # the first half of the fusions against the master equation's half time
+    half = np.interp(0.5 * p, fused, t)
+    assert abs(np.mean(times[np.isfinite(times)] < half) - 0.5) < 4 * math.sqrt(0.25 / max(frac * 20000, 1))
+
+
+def test_occupancies_stay_probabilities_and_release_is_their_fusion_flux():
+    s = schneggenburger_neher_2000()
+    t, P, rate, fused = s.occupancy(ca_step(30.0, 0.05), 0.5, dt_ms=5e-4)
+    assert np.all(P >= -1e-15) and np.all(np.diff(fused) >= -1e-15)
+    # d fused / dt = release rate (trapezoid, second order in dt)
+    np.testing.assert_allclose(np.diff(fused), 0.5 * (rate[1:] + rate[:-1]) * np.diff(t), rtol=2e-3, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_sites=0), "n_sites"),
+    (dict(k_on=-1.0), "k_on"),
+    (dict(k_on=float("nan")), "k_on"),
+    (dict(b=1.5), "cooperativity"),
+    (dict(fusion=(0.0, 1.0)), "one fusion rate per state"),
+    (dict(fusion=(0.0, 0.0, 0.0)), "no state fuses"),
+    (dict(fusion=(0.0, -1.0, 1.0)), "fusion rate of state 1"),
+])
+def test_invalid_schemes_are_refused_with_what_to_change(kw, match):
+    base = dict(name="x", n_sites=2, k_on=0.1, k_off=1.0, b=0.5, fusion=(0.0, 0.0, 1.0))
+    base.update(kw)
+    with pytest.raises(ParameterError, match=match):
+        SensorScheme(**base)
+
+
+def test_a_drive_that_is_not_a_function_or_a_negative_calcium_is_refused():
+    s = lou_2005()
+    with pytest.raises(ParameterError, match="function of time"):
+        s.occupancy(10.0, 1.0)
+    with pytest.raises(ParameterError, match=r"\[Ca2\+\]"):
+        s.generator(-1.0)
+    with pytest.raises(ParameterError, match="n_vesicles"):
+        s.fusion_times(ca_step(1.0), 1.0, -5, seed=1)
