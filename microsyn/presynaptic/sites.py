@@ -1,0 +1,84 @@
+"""Release sensors as fixed binding sites in a particle simulation: Ca2+ binds by real encounters.
+
+:class:`SensorSites` puts sensors of a :class:`~microsyn.presynaptic.sensors.SensorScheme` at
+given positions (on a vesicle, in the active zone) as immobile sites of a
+:class:`~microsyn.Simulation`. A sensor's state (Ca2+ ions bound) is its species,
+``<prefix>_0`` .. ``<prefix>_n``; each binding step is a reversible pair reaction with the
+tracked Ca2+ ions,
+
+    Ca2+ + <prefix>_i <-> <prefix>_(i+1),  k = (n - i) k_on,  k_back = (i + 1) b^i k_off,
+
+so the sensor reads the Ca2+ concentration it actually sits in, by encounters (the reaction
+engine's binding radius makes the rate of encounters that bind equal (n - i) k_on [Ca] in a
+well-mixed solution, and the reversible pair keeps detailed balance; a bound ion is held by the
+site and set free next to it on unbinding). Fusion from state i is a first-order reaction at
+``fusion[i]`` into ``<prefix>_fused_i`` (the fused sensor keeps its i ions, so charge is
+conserved), with an exact waiting time (the reaction clocks of the particle engine): its time is
+the step at which it fused, and :meth:`SensorSites.fused` counts them.
+
+A sensor's state species carries the charge of its bound ions (valence z i), which the
+electrical model does not see (the sites are not ions in the cytoplasm's charge balance; their
+Ca2+ entered as current when it came through a channel).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from .sensors import SensorScheme
+
+
+class SensorSites:
+    """Sensors of ``scheme`` at ``positions`` (n, 3) [um] in ``sim``, all in state ``state0``
+    (default 0 bound), binding ``ion`` (default ``"Ca2+"``, which must be a particle species of
+    the simulation). ``prefix`` names their species and reactions."""
+
+    def __init__(self, sim, scheme: SensorScheme, positions, ion: str = "Ca2+", prefix: str = "sensor",
+                 state0: int = 0):
+        from ..reactions.spec import Reaction
+        from ..species import Species
+
+        if not isinstance(scheme, SensorScheme):
+            raise ParameterError(f"scheme must be a SensorScheme (e.g. presynaptic.lou_2005()), got {scheme!r}")
+        if not isinstance(prefix, str) or not prefix.isidentifier():
+            raise ParameterError(f"prefix must be a name of letters, digits and '_', got {prefix!r}")
+        if ion not in sim.species:
+            raise ParameterError(f"the sensors bind {ion!r}, which is not a particle species of this simulation; "
+                                 f"add it first with sim.add_species({ion!r})")
+        n = scheme.n_sites
+        if not isinstance(state0, (int, np.integer)) or isinstance(state0, bool) or not 0 <= state0 <= n:
+            raise ParameterError(f"state0 must be a whole number of bound ions, 0..{n}, got {state0!r}")
+        pos = np.asarray(positions, float).reshape(-1, 3) if np.size(positions) else np.zeros((0, 3))
+        if pos.shape[0] == 0:
+            raise ParameterError("give at least one sensor position (n, 3) [um]")
+        z = sim.species[ion].valence
+        self.sim, self.scheme, self.ion, self.prefix = sim, scheme, ion, prefix
+        self.states = [f"{prefix}_{i}" for i in range(n + 1)]
+        self.fused_states = [f"{prefix}_fused_{i}" for i in range(n + 1) if scheme.fusion[i] > 0.0]
+        for name in self.states + self.fused_states:
+            if name in sim.species:
+                raise ParameterError(f"species {name!r} exists already; give these sensors another prefix")
+        for i, name in enumerate(self.states):
+            sim.add_species(Species(name, z * i, 1.0, 1.0), D=0.0)  # D = 0: fixed sites
+        for name in self.fused_states:
+            i = int(name.rsplit("_", 1)[1])
+            sim.add_species(Species(name, z * i, 1.0, 1.0), D=0.0)
+        sim.add_sites(self.states[state0], pos)
+        self.n = pos.shape[0]
+        self.positions = pos.copy()
+        self.reactions = []
+        for i in range(n):
+            self.reactions.append(sim.add_reaction(Reaction(
+                f"{ion} + {self.states[i]} <-> {self.states[i + 1]}", rate=scheme.binding_rate(i, 1.0) * 1e3,
+                reverse_rate=scheme.unbinding_rate(i + 1))))
+        for i, f in enumerate(scheme.fusion):
+            if f > 0.0:
+                self.reactions.append(sim.add_reaction(Reaction(f"{self.states[i]} -> {prefix}_fused_{i}", rate=f)))
+
+    def occupancy(self) -> np.ndarray:
+        """The number of unfused sensors in each state (0..n ions bound)."""
+        return np.array([self.sim.count(s) for s in self.states])
+
+    def fused(self) -> int:
+        """The number of sensors that have fused."""
+        return int(sum(self.sim.count(s) for s in self.fused_states))
