@@ -354,3 +354,29 @@ def test_checkpoint_continues_a_run_with_fields_bitwise(tmp_path):
     assert sim.reaction_counts == again.reaction_counts
     np.testing.assert_array_equal(sim.positions(), again.positions())
     np.testing.assert_array_equal(sim.fields.conc, again.fields.conc)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 3, 16, 64])
+def test_binning_and_the_searcher_list_equal_numpy(n_chunks):
+    """Reference: numpy's flatnonzero of the live searchers and the clipped cell index of the
+    live binned particles, for any number of parallel chunks (a chunk writing past its last
+    searcher into the next one's first entry was a race, caught by a conservation check)."""
+    from microsyn._kernels import reactions as kr
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    x, y, z = rng.uniform(-0.1, 1.1, (3, n))
+    species = rng.integers(0, 3, n).astype(np.int16)
+    state = np.where(rng.uniform(size=n) < 0.2, 32767, 0).astype(np.int16)
+    binned = np.array([0, 1, 1], np.uint8)
+    searcher = np.array([1, 0, 1], np.uint8)
+    lo, inv_h, dims = np.zeros(3), 10.0, np.array([10, 10, 10])
+    keys = np.empty(n, np.int64)
+    search = np.full(n + 1, -7, np.int64)
+    m = kr.bin_members(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, keys, search, n_chunks)
+    want = np.flatnonzero((state == 0) & (searcher[species] != 0))
+    assert m == want.size
+    np.testing.assert_array_equal(search[:m], want)
+    ijk = np.clip(np.floor(np.stack([x, y, z]) * inv_h).astype(np.int64), 0, 9)
+    cell = (ijk[0] * 10 + ijk[1]) * 10 + ijk[2]
+    np.testing.assert_array_equal(keys, np.where((state == 0) & (binned[species] != 0), cell, -1))

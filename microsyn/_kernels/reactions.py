@@ -86,7 +86,7 @@ def cell_keys(x, y, z, species, state, n, member, lo, inv_h, dims, keys):
 @nb.njit(**JIT_PARALLEL)
 def bin_members(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, keys, search, n_chunks):
     """As :func:`cell_keys` for the ``binned`` species, and ``search[:m]`` = the live particles of
-    ``searcher`` species in storage order; returns m. In ``n_chunks`` parallel runs of indices
+    ``searcher`` species in storage order (``search`` has n + 1 entries); returns m. In ``n_chunks`` parallel runs of indices
     (count, then write at the prefix offsets), without branches on the species (they lie mixed
     in storage order, so a branch would be mispredicted half the time)."""
     counts = np.zeros(n_chunks + 1, np.int64)
@@ -101,10 +101,14 @@ def bin_members(x, y, z, species, state, n, binned, searcher, lo, inv_h, dims, k
         counts[c + 1] = m
     for c in range(n_chunks):
         counts[c + 1] += counts[c]
+    scratch = search.shape[0] - 1  # (search has n + 1 entries)
     for c in nb.prange(n_chunks):
         m = counts[c]
+        end = counts[c + 1]
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            search[m] = i
+            # write every index and advance past the searchers only; a chunk's writes past its
+            # last searcher go to the scratch entry, never into the next chunk's
+            search[m if m < end else scratch] = i
             m += np.int64((state[i] == 0) & (searcher[species[i]] != 0))
     return counts[n_chunks]
 

@@ -5,7 +5,7 @@ Lou, Scheuss & Schneggenburger 2005; user-defined), driven by a Ca2+ time course
 equation or as an exact stochastic ensemble; :mod:`microsyn.presynaptic.sites`: the same
 sensors as fixed sites of a particle simulation, bound by Ca2+ particles by real encounters.
 """
-from .sensors import SensorScheme, ca_step, lou_2005, schneggenburger_neher_2000
+from .sensors import SensorScheme, ca_step, ca_train, lou_2005, schneggenburger_neher_2000
 from .sites import SensorSites
 
-__all__ = ["SensorScheme", "SensorSites", "ca_step", "lou_2005", "schneggenburger_neher_2000"]
+__all__ = ["SensorScheme", "SensorSites", "ca_step", "ca_train", "lou_2005", "schneggenburger_neher_2000"]

@@ -31,7 +31,9 @@ Three ways to drive a scheme by a Ca2+ time course ``ca(t)`` [uM] (a callable of
   binding equilibrium (exact while fusion is slow against binding, as for the allosteric
   scheme near rest; at [Ca] = 0 it is the basal rate);
 - :meth:`SensorScheme.fusion_times`: exact stochastic fusion times of an ensemble of
-  independent vesicles (Gillespie's direct method with [Ca] held on the same steps).
+  independent vesicles (Gillespie's direct method with [Ca] held on the same steps);
+- :meth:`SensorScheme.pool_occupancy`: a docking site that a new vesicle refills at a given
+  rate after each fusion (the readily releasable pool, site by site).
 """
 from __future__ import annotations
 
@@ -185,6 +187,47 @@ class SensorScheme:
         rate = P @ fus
         return ts, P, rate, 1.0 - P.sum(axis=1)
 
+    def pool_occupancy(self, ca, t_end_ms: float, refill_per_ms: float, dt_ms: float = 1e-3,
+                       ca_rest_uM: float = 0.05):
+        """A docking site with this sensor, driven by ``ca(t)`` [uM]: its vesicle fuses as in
+        :meth:`occupancy`, the site is then empty until a new vesicle docks at
+        ``refill_per_ms`` [1/ms] (its sensor empty: state 0), and so on (a readily releasable
+        pool of one site; a pool of N independent sites is N times this). Starts docked, at the
+        binding equilibrium at ``ca_rest_uM``.
+
+        Returns
+        -------
+        t : (m + 1,) [ms]; docked : (m + 1,) the probability that the site holds a vesicle;
+        rate : (m + 1,) the release rate per site [1/ms]; released : (m + 1,) the expected
+        number of fusions per site so far (the integral of ``rate``, trapezoidal).
+        """
+        t_end, dt, n_steps = self._check_drive(ca, t_end_ms, dt_ms)
+        k_rec = _positive("refill rate [1/ms]", refill_per_ms, allow_zero=True)
+        n = self.n_sites
+        fus = np.asarray(self.fusion)
+        p = np.append(self.binding_equilibrium(ca_rest_uM), 0.0)  # the last state: empty
+        ts = np.linspace(0.0, n_steps * dt, n_steps + 1)
+        P = np.empty((n_steps + 1, n + 2))
+        P[0] = p
+        cache: dict[float, np.ndarray] = {}
+        for k in range(n_steps):
+            c = float(ca(ts[k] + 0.5 * dt))
+            E = cache.get(c)
+            if E is None:
+                Q = np.zeros((n + 2, n + 2))
+                Q[:n + 1, :n + 1] = self.generator(c)
+                Q[:n + 1, n + 1] = fus  # fusion empties the site
+                Q[n + 1, 0] = k_rec
+                Q[n + 1, n + 1] = -k_rec
+                E = expm(Q * dt)
+                if len(cache) < 4096:
+                    cache[c] = E
+            p = p @ E
+            P[k + 1] = p
+        rate = P[:, :n + 1] @ fus
+        released = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * dt)])
+        return ts, 1.0 - P[:, n + 1], rate, released
+
     def fusion_times(self, ca, t_end_ms: float, n_vesicles: int, seed: int, dt_ms: float = 1e-3,
                      ca_rest_uM: float = 0.05) -> np.ndarray:
         """Exact stochastic fusion times [ms] of ``n_vesicles`` independent vesicles (NaN: not
@@ -246,6 +289,25 @@ def lou_2005(l_plus_per_s: float = 2e-4, f: float = 31.3) -> SensorScheme:
     return SensorScheme("Lou, Scheuss & Schneggenburger 2005", 5, k_on=0.1, k_off=4.0, b=0.5,
                         fusion=tuple(lp * f ** i for i in range(6)),
                         reference="Lou X, Scheuss V, Schneggenburger R (2005) Nature 435:497-501")
+
+
+def ca_train(ca_uM: float, times_ms, width_ms: float, ca_rest_uM: float = 0.05):
+    """Ca2+ pulses: ``ca_uM`` for ``width_ms`` from each of ``times_ms`` (increasing, at least
+    ``width_ms`` apart), ``ca_rest_uM`` otherwise [uM] (a function of t [ms])."""
+    hi = _positive("[Ca2+] of the pulses [uM]", ca_uM, allow_zero=True)
+    lo = _positive("resting [Ca2+] [uM]", ca_rest_uM, allow_zero=True)
+    w = _positive("pulse width [ms]", width_ms)
+    ts = np.asarray(times_ms, float).ravel()
+    if ts.size == 0 or not np.all(np.isfinite(ts)):
+        raise ParameterError("times_ms must be one or more finite times [ms]")
+    if np.any(np.diff(ts) < w):
+        raise ParameterError(f"pulse times must increase by at least the width ({w:g} ms); got {ts.tolist()}")
+
+    def ca(t):
+        k = np.searchsorted(ts, t, side="right") - 1
+        return hi if k >= 0 and t < ts[k] + w else lo
+
+    return ca
 
 
 def ca_step(ca_uM: float, t_on_ms: float = 0.0, ca_rest_uM: float = 0.05):

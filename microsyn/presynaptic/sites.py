@@ -14,7 +14,9 @@ well-mixed solution, and the reversible pair keeps detailed balance; a bound ion
 site and set free next to it on unbinding). Fusion from state i is a first-order reaction at
 ``fusion[i]`` into ``<prefix>_fused_i`` (the fused sensor keeps its i ions, so charge is
 conserved), with an exact waiting time (the reaction clocks of the particle engine): its time is
-the step at which it fused, and :meth:`SensorSites.fused` counts them.
+the step at which it fused, and :meth:`SensorSites.fused` counts them. The fused sensor, now in
+the plasma membrane, lets its ions go one by one at the scheme's unbinding rates (next to the
+site).
 
 A sensor's state species carries the charge of its bound ions (valence z i), which the
 electrical model does not see (the sites are not ions in the cytoplasm's charge balance; their
@@ -31,10 +33,16 @@ from .sensors import SensorScheme
 class SensorSites:
     """Sensors of ``scheme`` at ``positions`` (n, 3) [um] in ``sim``, all in state ``state0``
     (default 0 bound), binding ``ion`` (default ``"Ca2+"``, which must be a particle species of
-    the simulation). ``prefix`` names their species and reactions."""
+    the simulation). ``prefix`` names their species and reactions.
+
+    With ``refill_per_ms``, each site is a docking site of the readily releasable pool: after a
+    fusion the site is free at once (species ``<prefix>_empty``): a new vesicle, its sensor
+    empty, docks there at ``refill_per_ms`` [1/ms]
+    (:meth:`~microsyn.presynaptic.sensors.SensorScheme.pool_occupancy` is its master equation).
+    """
 
     def __init__(self, sim, scheme: SensorScheme, positions, ion: str = "Ca2+", prefix: str = "sensor",
-                 state0: int = 0):
+                 state0: int = 0, refill_per_ms: float | None = None):
         from ..reactions.spec import Reaction
         from ..species import Species
 
@@ -54,15 +62,22 @@ class SensorSites:
         z = sim.species[ion].valence
         self.sim, self.scheme, self.ion, self.prefix = sim, scheme, ion, prefix
         self.states = [f"{prefix}_{i}" for i in range(n + 1)]
-        self.fused_states = [f"{prefix}_fused_{i}" for i in range(n + 1) if scheme.fusion[i] > 0.0]
-        for name in self.states + self.fused_states:
+        if refill_per_ms is not None:
+            from .sensors import _positive
+
+            refill_per_ms = _positive("refill rate [1/ms]", refill_per_ms)
+        top = max(i for i, f in enumerate(scheme.fusion) if f > 0.0)
+        self.fused_states = [f"{prefix}_fused_{i}" for i in range(top + 1)]
+        self.empty = f"{prefix}_empty" if refill_per_ms is not None else None
+        for name in self.states + self.fused_states + ([self.empty] if self.empty else []):
             if name in sim.species:
                 raise ParameterError(f"species {name!r} exists already; give these sensors another prefix")
         for i, name in enumerate(self.states):
             sim.add_species(Species(name, z * i, 1.0, 1.0), D=0.0)  # D = 0: fixed sites
-        for name in self.fused_states:
-            i = int(name.rsplit("_", 1)[1])
+        for i, name in enumerate(self.fused_states):
             sim.add_species(Species(name, z * i, 1.0, 1.0), D=0.0)
+        if self.empty:
+            sim.add_species(Species(self.empty, 0, 1.0, 1.0), D=0.0)
         sim.add_sites(self.states[state0], pos)
         self.n = pos.shape[0]
         self.positions = pos.copy()
@@ -71,14 +86,28 @@ class SensorSites:
             self.reactions.append(sim.add_reaction(Reaction(
                 f"{ion} + {self.states[i]} <-> {self.states[i + 1]}", rate=scheme.binding_rate(i, 1.0) * 1e3,
                 reverse_rate=scheme.unbinding_rate(i + 1))))
+        self.fusions = []
         for i, f in enumerate(scheme.fusion):
             if f > 0.0:
-                self.reactions.append(sim.add_reaction(Reaction(f"{self.states[i]} -> {prefix}_fused_{i}", rate=f)))
+                empty = f" + {self.empty}" if self.empty else ""
+                self.fusions.append(sim.add_reaction(Reaction(f"{self.states[i]} -> {prefix}_fused_{i}{empty}", rate=f)))
+        self.reactions += self.fusions
+        for i in range(1, top + 1):  # the fused sensor, now in the plasma membrane, lets its ions go
+            self.reactions.append(sim.add_reaction(Reaction(
+                f"{prefix}_fused_{i} -> {prefix}_fused_{i - 1} + {ion}", rate=scheme.unbinding_rate(i))))
+        if self.empty:  # a new vesicle, its sensor empty, docks at the free site
+            self.reactions.append(sim.add_reaction(Reaction(f"{self.empty} -> {self.states[0]}", rate=refill_per_ms)))
+        self.refill_per_ms = refill_per_ms
 
     def occupancy(self) -> np.ndarray:
         """The number of unfused sensors in each state (0..n ions bound)."""
         return np.array([self.sim.count(s) for s in self.states])
 
     def fused(self) -> int:
-        """The number of sensors that have fused."""
-        return int(sum(self.sim.count(s) for s in self.fused_states))
+        """The number of fusions so far (with refilling, a site can fuse again)."""
+        counts = self.sim.reaction_counts
+        return int(sum(counts[r.name] for r in self.fusions))
+
+    def docked(self) -> int:
+        """The number of sites that hold a vesicle (an unfused sensor)."""
+        return int(self.occupancy().sum())

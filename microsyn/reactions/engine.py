@@ -698,7 +698,7 @@ class ReactionEngine:
             return z, z, z
         lo, inv_h, dims, n_cells = self._grid
         keys = np.empty(n, np.int64)
-        search = np.empty(n, np.int64)
+        search = np.empty(n + 1, np.int64)
         n_search = kr.bin_members(ps.x, ps.y, ps.z, ps.species, ps.state, n, t["binned"], t["searcher"], lo, inv_h,
                                   dims, keys, search, 8 * max(sim.threads or 2, 1))
         start = np.empty(n_cells + 2, np.int64)

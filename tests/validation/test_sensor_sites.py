@@ -64,3 +64,36 @@ def test_sensor_sites_refuse_bad_input_with_what_to_change():
     SensorSites(sim, lou_2005(), [[0.5, 0.5, 0.5]])
     with pytest.raises(ParameterError, match="another prefix"):
         SensorSites(sim, lou_2005(), [[0.4, 0.5, 0.5]])
+
+
+def test_docking_sites_refill_after_fusion_as_the_pool_master_equation():
+    """100 docking sites with Schneggenburger & Neher 2000 sensors among 50 uM Ca2+ particles,
+    refilled at 0.5 /ms: the sites holding a vesicle and the fusions so far at 1-4 ms within 4
+    binomial SE (Poisson SE for the fusions) of the pool's master equation at the run's free
+    [Ca2+]; every ion is free, bound or held by a fused sensor (exactly)."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (1, 1, 1)), dt=4e-4, species=["Ca2+"], seed=5)
+    n_ca = int(round(50e-3 * PARTICLES_PER_UM3_PER_MM))
+    rng = np.random.default_rng(2)
+    sim.add_particles("Ca2+", rng.uniform(0, 1, (n_ca, 3)))
+    scheme = schneggenburger_neher_2000()
+    sites = SensorSites(sim, scheme, rng.uniform(0.05, 0.95, (100, 3)), refill_per_ms=0.5)
+    ts, free, docked, fused = [0.0], [n_ca], [100], [0]
+    for _ in range(40):
+        sim.run(0.1)
+        ts.append(sim.time)
+        free.append(sim.count("Ca2+"))
+        docked.append(sites.docked())
+        fused.append(sites.fused())
+    ions = sim.count("Ca2+") + sum(i * sim.count(s) for i, s in enumerate(sites.states)) + \
+        sum(i * sim.count(s) for i, s in enumerate(sites.fused_states))
+    assert ions == n_ca
+    cc = np.array(free) / PARTICLES_PER_UM3_PER_MM * 1e3
+    t, d, _, rel = scheme.pool_occupancy(lambda tt: float(np.interp(tt, ts, cc)), 4.0, 0.5, dt_ms=1e-3,
+                                         ca_rest_uM=0.0)
+    for when in (1.0, 2.0, 3.0, 4.0):
+        k = int(round(when / 0.1))
+        p = float(np.interp(when, t, d))
+        assert abs(docked[k] - 100 * p) < 4 * math.sqrt(100 * p * (1 - p)), (when, docked[k], 100 * p)
+        m = 100 * float(np.interp(when, t, rel))
+        assert abs(fused[k] - m) < 4 * math.sqrt(m), (when, fused[k], m)
+    assert fused[-1] > 150  # sites fused more than once
