@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import GeometryError, ParameterError
 from .sensors import SensorScheme
 
 
@@ -56,9 +56,18 @@ class SensorSites:
         n = scheme.n_sites
         if not isinstance(state0, (int, np.integer)) or isinstance(state0, bool) or not 0 <= state0 <= n:
             raise ParameterError(f"state0 must be a whole number of bound ions, 0..{n}, got {state0!r}")
-        pos = np.asarray(positions, float).reshape(-1, 3) if np.size(positions) else np.zeros((0, 3))
+        try:
+            pos = np.asarray(positions, float).reshape(-1, 3) if np.size(positions) else np.zeros((0, 3))
+        except (TypeError, ValueError):
+            raise ParameterError(f"sensor positions must be an (n, 3) array of numbers [um], got {positions!r}") from None
         if pos.shape[0] == 0:
             raise ParameterError("give at least one sensor position (n, 3) [um]")
+        if not np.all(np.isfinite(pos)):
+            raise ParameterError("sensor positions must be finite numbers [um]")
+        outside = ~np.asarray(sim.domain.contains(pos), bool)
+        if outside.any():  # checked before anything is added, so a failed call leaves no trace
+            raise GeometryError(f"sensor position {pos[outside][0].tolist()} um is outside the domain; put the "
+                                f"sensors inside it (on a reflecting surface counts as inside)")
         z = sim.species[ion].valence
         self.sim, self.scheme, self.ion, self.prefix = sim, scheme, ion, prefix
         self.states = [f"{prefix}_{i}" for i in range(n + 1)]

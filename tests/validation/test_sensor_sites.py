@@ -61,6 +61,11 @@ def test_sensor_sites_refuse_bad_input_with_what_to_change():
         SensorSites(sim, lou_2005(), [[0.5, 0.5, 0.5]], state0=6)
     with pytest.raises(ParameterError, match="at least one"):
         SensorSites(sim, lou_2005(), np.zeros((0, 3)))
+    with pytest.raises(ms.GeometryError, match="outside the domain"):
+        SensorSites(sim, lou_2005(), [[2.0, 0.5, 0.5]])
+    with pytest.raises(ParameterError, match="finite"):
+        SensorSites(sim, lou_2005(), [[np.nan, 0.5, 0.5]])
+    assert [s.name for s in sim.species] == ["Ca2+"]  # a refused call adds nothing
     SensorSites(sim, lou_2005(), [[0.5, 0.5, 0.5]])
     with pytest.raises(ParameterError, match="another prefix"):
         SensorSites(sim, lou_2005(), [[0.4, 0.5, 0.5]])
