@@ -139,6 +139,13 @@ def _left_radius(r, ex, ey, ez, ended):
 
 
 @nb.njit(**JIT_HOT)
+def _plain_ball(r):
+    """The free region a free radius ``r`` gives, as :func:`checkpoint_ball` returns one: a ball
+    of radius r, no fold plane, no container sphere."""
+    return r, r, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, np.inf
+
+
+@nb.njit(**JIT_HOT)
 def _set_ball(lsafe, lsafe_f, lhf, j, rf, fx, fy, fz, rc2):
     """Store particle j's free ball: a plain one in ``lsafe`` (tested for every particle in the
     main loop); one with a fold plane or a container sphere in ``lsafe_f``, with ``lsafe`` = -1
@@ -430,16 +437,7 @@ def step_once(x, y, z, pid, species, state, free_r, stp, seed_key, sigma, margin
         if g == 0.0:  # immobile: stays; step_table leaves no free radius for it
             free_r[i] = -1.0
         else:
-            r = np.float64(free_r[i])
-            rf = r
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            fo = -1.0
-            sx = 0.0
-            sy = 0.0
-            sz = 0.0
-            sr2 = np.inf
+            r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _plain_ball(np.float64(free_r[i]))
             if not (USE_FREE_RADII and r >= FOLD_REACH_SIGMAS * g):
                 r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
                     s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,
@@ -521,16 +519,7 @@ def step_exact(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
             py = y[i]
             pz = z[i]
             if free_r[i] >= FOLD_REACH_SIGMAS * g and k0 == 0:
-                r = np.float64(free_r[i])
-                rf = r
-                fx = 0.0
-                fy = 0.0
-                fz = 0.0
-                fo = -1.0
-                sx = 0.0
-                sy = 0.0
-                sz = 0.0
-                sr2 = np.inf
+                r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = _plain_ball(np.float64(free_r[i]))
             else:
                 r, rf, fx, fy, fz, fo, sx, sy, sz, sr2 = checkpoint_ball(
                     s, px, py, pz, kind, role, active, par, sdf, mesh_meta, face_base, bc, patches, fmargin,

@@ -56,6 +56,25 @@ def _positive(name, value, allow_zero=False):
     return v
 
 
+def _propagate(p, ca, dt, n_steps, generator):
+    """Occupancies p(t) under d p / dt = p Q([Ca](t)), [Ca] held at each step's midpoint value:
+    (times [ms], (n_steps + 1, len(p)) occupancies); ``generator(c)`` gives Q at [Ca] = c [uM]."""
+    ts = np.linspace(0.0, n_steps * dt, n_steps + 1)
+    P = np.empty((n_steps + 1, p.size))
+    P[0] = p
+    cache: dict[float, np.ndarray] = {}
+    for k in range(n_steps):
+        c = float(ca(ts[k] + 0.5 * dt))
+        E = cache.get(c)
+        if E is None:
+            E = expm(generator(c) * dt)
+            if len(cache) < 4096:  # a drive of few distinct values (steps, pulses) reuses them
+                cache[c] = E
+        p = p @ E
+        P[k + 1] = p
+    return ts, P
+
+
 @dataclass(frozen=True)
 class SensorScheme:
     """A sequential n-site Ca2+ sensor with fusion from each state (module docstring).
@@ -170,21 +189,8 @@ class SensorScheme:
         p = np.asarray(self.binding_equilibrium(ca_rest_uM) if p0 is None else p0, float).copy()
         if p.shape != (self.n_sites + 1,) or np.any(p < 0) or p.sum() > 1.0 + 1e-12:
             raise ParameterError(f"p0 must be {self.n_sites + 1} probabilities summing to at most 1")
-        fus = np.asarray(self.fusion)
-        ts = np.linspace(0.0, n_steps * dt, n_steps + 1)
-        P = np.empty((n_steps + 1, p.size))
-        P[0] = p
-        cache: dict[float, np.ndarray] = {}
-        for k in range(n_steps):
-            c = float(ca(ts[k] + 0.5 * dt))
-            E = cache.get(c)
-            if E is None:
-                E = expm(self.generator(c) * dt)
-                if len(cache) < 4096:
-                    cache[c] = E
-            p = p @ E
-            P[k + 1] = p
-        rate = P @ fus
+        ts, P = _propagate(p, ca, dt, n_steps, self.generator)
+        rate = P @ np.asarray(self.fusion)
         return ts, P, rate, 1.0 - P.sum(axis=1)
 
     def pool_occupancy(self, ca, t_end_ms: float, refill_per_ms: float, dt_ms: float = 1e-3,
@@ -206,24 +212,16 @@ class SensorScheme:
         n = self.n_sites
         fus = np.asarray(self.fusion)
         p = np.append(self.binding_equilibrium(ca_rest_uM), 0.0)  # the last state: empty
-        ts = np.linspace(0.0, n_steps * dt, n_steps + 1)
-        P = np.empty((n_steps + 1, n + 2))
-        P[0] = p
-        cache: dict[float, np.ndarray] = {}
-        for k in range(n_steps):
-            c = float(ca(ts[k] + 0.5 * dt))
-            E = cache.get(c)
-            if E is None:
-                Q = np.zeros((n + 2, n + 2))
-                Q[:n + 1, :n + 1] = self.generator(c)
-                Q[:n + 1, n + 1] = fus  # fusion empties the site
-                Q[n + 1, 0] = k_rec
-                Q[n + 1, n + 1] = -k_rec
-                E = expm(Q * dt)
-                if len(cache) < 4096:
-                    cache[c] = E
-            p = p @ E
-            P[k + 1] = p
+
+        def pool_generator(c):
+            Q = np.zeros((n + 2, n + 2))
+            Q[:n + 1, :n + 1] = self.generator(c)
+            Q[:n + 1, n + 1] = fus  # fusion empties the site
+            Q[n + 1, 0] = k_rec
+            Q[n + 1, n + 1] = -k_rec
+            return Q
+
+        ts, P = _propagate(p, ca, dt, n_steps, pool_generator)
         rate = P[:, :n + 1] @ fus
         released = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * dt)])
         return ts, 1.0 - P[:, n + 1], rate, released
