@@ -242,6 +242,7 @@ GROUPS = {
     "membrane": lambda quick: _optional("microsyn.membrane.bench", quick),
     "synapse": lambda quick: _optional("microsyn.synapse_bench", quick),
     "reactions": lambda quick: _optional("microsyn.reactions.bench", quick),
+    "presynaptic": lambda quick: _optional("microsyn.presynaptic.bench", quick),
     "surfaces": lambda quick: surface_benchmarks(quick),
     "render": lambda quick: _optional("microsyn.render.bench", quick),
 }

@@ -90,14 +90,14 @@ import numpy as np
 
 from .errors import ParameterError, UnknownSpeciesError
 from .species import Species, get_species
-from .units import BODY_TEMPERATURE_K, CHARGES_PER_MS_PER_PA, thermal_voltage
+from .units import BODY_TEMPERATURE_K, CHARGES_PER_MS_PER_PA, FARADAY_C_PER_MOL, thermal_voltage
 
 __all__ = [
     "Transition", "MgBlock", "ChannelType", "ChannelSpecError", "InvalidGeneratorError",
     "NegativeRateError", "NegativeConductanceError", "UnknownIonError", "SelectivityError",
     "TemperatureSpecError", "q10_factor", "ROOM_TEMPERATURE_K", "AMPA_Q10", "TYPICAL_GATING_Q10",
     "AMPA", "NMDA", "GABA_A", "GIRK", "CA_PERMEABLE", "BUILTIN_TYPES", "chord_fractions",
-    "ghk_flux_shape",
+    "ghk_flux_shape", "ghk_current_pA",
 ]
 
 #: reference potential [mV] at which a GHK ion's current is matched to its chord form
@@ -262,6 +262,21 @@ def ghk_flux_shape(V_mV, z: int, c_in: float, c_out: float, temperature_K: float
     return z * val
 
 
+def ghk_current_pA(V_mV, z: int, c_in: float, c_out: float, permeability_cm3_per_s: float,
+                   temperature_K: float = BODY_TEMPERATURE_K):
+    """The GHK current [pA] (outward positive) of one open pore of permeability P [cm^3/s]:
+    I = P z^2 F^2 V / (RT) (c_in - c_out e^{-zFV/RT}) / (1 - e^{-zFV/RT}) with c [mM].
+
+    Example: a Ca2+ pore of 1e-12 cm^3/s at 0 mV with 2 mM outside and none inside carries
+    -P z F c_out = -0.386 pA:
+
+    >>> round(float(ghk_current_pA(0.0, 2, 0.0, 2.0, 1e-12)), 3)
+    -0.386
+    """
+    # P [cm^3/s] x F [C/mol] x shape [mM = 1e-6 mol/cm^3] -> A; x 1e12 -> pA
+    return permeability_cm3_per_s * FARADAY_C_PER_MOL * 1e6 * ghk_flux_shape(V_mV, z, c_in, c_out, temperature_K)
+
+
 # ------------------------------------------------------------------------------ the type
 class ChannelType:
     """A ligand-gated channel type: a Markov scheme with a conductance and a selectivity.
@@ -288,6 +303,11 @@ class ChannelType:
         Ions whose current follows the GHK equation (chord model only).
     mg_block : MgBlock or None
         Voltage-dependent block of the open channel.
+    permeability_cm3_per_s : mapping ion -> P, optional
+        Single-channel permeabilities [cm^3/s] of ions whose current is the absolute GHK current
+        of :func:`ghk_current_pA` (voltage-gated Ca2+ channels): then that ion's current follows
+        its concentrations on both sides exactly, with no reference to ``conductance_pS`` (which
+        may be 0 for a channel carrying only such ions). P is scaled with ``q10_conductance``.
     ligand : str
         Name of the transmitter (informative; e.g. ``"glutamate"``).
     temperature_K : float
@@ -344,7 +364,8 @@ class ChannelType:
                  conductance_pS: float, selectivity: Mapping, E_rev_mV: float | None = None,
                  ghk_ions: Sequence[str] = (), mg_block: MgBlock | None = None, ligand: str = "transmitter",
                  temperature_K: float = BODY_TEMPERATURE_K, reference: str = "user-defined", *,
-                 q10=_REQUIRED, reference_temperature_K: float | None = None, q10_conductance: float = 1.0):
+                 q10=_REQUIRED, reference_temperature_K: float | None = None, q10_conductance: float = 1.0,
+                 permeability_cm3_per_s: Mapping | None = None):
         if not isinstance(name, str) or not name.strip():
             raise ChannelSpecError(f"a channel type needs a non-empty name, got {name!r}")
         self.name = name
@@ -437,6 +458,24 @@ class ChannelType:
             if get_species(ion).name not in sel:
                 raise SelectivityError(f"{name}: GHK ion {ion!r} is not in the selectivity {list(sel)}")
         self.ghk_ions = tuple(get_species(i).name for i in ghk_ions)
+        perm = {}
+        for ion, P in dict(permeability_cm3_per_s or {}).items():
+            nm = get_species(ion).name
+            if nm not in sel:
+                raise SelectivityError(f"{name}: permeability given for {ion!r}, which is not in the selectivity "
+                                       f"{list(sel)}; add it there")
+            if E_rev_mV is not None:
+                raise ChannelSpecError(f"{name}: permeabilities need the chord/GHK model; leave E_rev_mV=None")
+            try:
+                Pf = float(P)
+            except (TypeError, ValueError):
+                raise NegativeConductanceError(f"{name}: permeability of {nm} must be a number [cm^3/s], got {P!r}") from None
+            if not math.isfinite(Pf) or Pf <= 0:
+                raise NegativeConductanceError(
+                    f"{name}: permeability of {nm} must be finite and > 0 [cm^3/s] (a Ca2+ channel is about "
+                    f"1e-12 cm^3/s), got {P!r}")
+            perm[nm] = Pf
+        self.permeability_cm3_per_s = perm
         if mg_block is not None and not isinstance(mg_block, MgBlock):
             raise ChannelSpecError(f"{name}: mg_block must be a MgBlock or None, got {mg_block!r}")
         self.mg_block = mg_block
@@ -545,7 +584,7 @@ class ChannelType:
                     selectivity=self.selectivity, E_rev_mV=self.E_rev_mV, ghk_ions=self.ghk_ions,
                     mg_block=self.mg_block, ligand=self.ligand, temperature_K=self.temperature_K,
                     reference=self.reference, q10=self.q10, reference_temperature_K=self.reference_temperature_K,
-                    q10_conductance=self.q10_conductance)
+                    q10_conductance=self.q10_conductance, permeability_cm3_per_s=self.permeability_cm3_per_s)
         if "E_rev_mV" in kw and kw["E_rev_mV"] is not None and "ghk_ions" not in kw:
             args["ghk_ions"] = ()
         args.update(kw)
@@ -671,7 +710,11 @@ class ChannelType:
             self._nernst_cache = (key, E, conc)
         out = {}
         for ion, f in self.selectivity.items():
-            if ion in self.ghk_ions:
+            if ion in self.permeability_cm3_per_s:
+                ci, co = conc[ion]
+                P = self.permeability_cm3_per_s[ion] * self.conductance_factor * self.block(V)
+                out[ion] = float(ghk_current_pA(V, self.ions[ion].valence, ci, co, P, self.temperature_K))
+            elif ion in self.ghk_ions:
                 z = self.ions[ion].valence
                 ci, co = conc[ion]
                 ref = float(ghk_flux_shape(GHK_REFERENCE_MV, z, ci, co, self.temperature_K))

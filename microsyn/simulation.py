@@ -15,7 +15,7 @@ from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
 
 #: a one-step kernel call over at least this many particles takes the light path
 #: (``step_once``, the rest gathered for ``step_table``)
-ONE_STEP_MIN_PARTICLES = 4096
+ONE_STEP_MIN_PARTICLES = int(__import__('os').environ.get('MS_ONE', '4096'))
 from .errors import DomainEscapeError, GeometryError, ParameterError, check_positive, refuse_large_dt
 from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
@@ -626,7 +626,7 @@ class Simulation:
         out = []
         for src in self._continuous_sources:
             counts = src.births(self, self.step, nsteps)
-            m = int(counts.sum())
+            m = int(counts[0]) if counts.size == 1 else int(counts.sum())
             if m:
                 pos = src.positions(m)
                 sp = self.species.index(src.species)
@@ -672,17 +672,25 @@ class Simulation:
         self.timings["escape_checks"] += _time.perf_counter() - t3
 
     def _step_slice(self, lo: int, hi: int, start_new, step0: int, nsteps: int, cg: CompiledGeometry, args=None,
-                    clocks=None):
-        """One kernel call: particles [lo, hi) take the steps [step0, step0 + nsteps); the last
-        m = len(start_new) of them are born during the call, the k-th of those starting at local
-        step ``start_new[k]`` (non-decreasing)."""
+                    clocks=None, zones=None, zstep=None, idx=None):
+        """One kernel call: particles [lo, hi) (or the particles ``idx``, gathered and put back)
+        take the steps [step0, step0 + nsteps); the last m = len(start_new) of them are born
+        during the call, the k-th of those starting at local step ``start_new[k]``
+        (non-decreasing). With ``zones`` (:mod:`microsyn._kernels.zones`) the particles that end
+        a step in a reaction zone stop there (state ZONED), the step in ``zstep`` (one entry per
+        stepped particle)."""
         from ._kernels import brownian as kb
 
+        if idx is not None:
+            return self._step_gathered(idx, start_new, step0, nsteps, cg, args, clocks, zones, zstep)
         ps = self.particles
         t1 = _time.perf_counter()
         sigma, Ddt, margin = args if args is not None else self._kernel_args(cg)
         clocks = clocks if clocks is not None else self._no_clocks()
         n = hi - lo
+        if zones is None:
+            zones = self._no_zones()
+            zstep = np.zeros(n, np.int64)
         block = BLOCK_SIZE
         counters = np.zeros(((n + block - 1) // block, kb.N_COUNTERS), np.int64)
         prev_threads = self._set_threads(n)
@@ -692,9 +700,10 @@ class Simulation:
             ps.free_key = key
         sl = slice(lo, hi)
         try:
-            if nsteps == 1 and self.gaussian == "table" and start_new.shape[0] == 0 and n >= ONE_STEP_MIN_PARTICLES:
+            if nsteps == 1 and self.gaussian == "table" and n >= ONE_STEP_MIN_PARTICLES and not zones[0].any():
                 # the particles inside their free balls in one light pass; the others (a few per
-                # cent) through step_table, gathered
+                # cent) through step_table, gathered. In a one-step call every particle born in
+                # it starts at its step 0, which step_table treats as an old particle's step
                 general = np.empty(n, np.uint8)
                 kb.step_once(ps.x[sl], ps.y[sl], ps.z[sl], ps.pid[sl], ps.species[sl], ps.state[sl], ps.free_r[sl],
                              step0, self._seed_key, sigma, margin, _rng.gaussian_table(), *cg.kernel_args(),
@@ -708,8 +717,8 @@ class Simulation:
                     sub = [a[idx] for a in (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, ps.clock)]
                     counters = np.zeros(((idx.size + block - 1) // block, kb.N_COUNTERS), np.int64)
                     kb.step_table(*sub[:7], idx.size, start_new, step0, 1, self._seed_key, sigma, Ddt, margin,
-                                  cg.has_absorb, _rng.gaussian_table(), *cg.kernel_args(), sub[7], *clocks, block,
-                                  counters, _numba().get_num_threads())
+                                  cg.has_absorb, _rng.gaussian_table(), *cg.kernel_args(), sub[7], *clocks, *zones,
+                                  zstep[:idx.size], block, counters, _numba().get_num_threads())
                     for a, v in zip((ps.x, ps.y, ps.z, ps.state, ps.free_r, ps.clock), sub[:3] + sub[5:]):
                         a[idx] = v
                 return self._count_kernel_call(counters, t1)
@@ -717,14 +726,63 @@ class Simulation:
                       n - start_new.shape[0], start_new, step0, nsteps, self._seed_key, sigma, Ddt,
                       margin, cg.has_absorb)
             if self.gaussian == "table":
-                kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), ps.clock[sl], *clocks, block,
-                              counters, _numba().get_num_threads())
+                kb.step_table(*common, _rng.gaussian_table(), *cg.kernel_args(), ps.clock[sl], *clocks, *zones, zstep,
+                              block, counters, _numba().get_num_threads())
             else:
+                if zones[0].any():
+                    raise ParameterError("reaction zones need gaussian='table'")
                 zx, zr = _rng.ziggurat_tables()
                 kb.step_exact(*common, zx, zr, *cg.kernel_args(), ps.clock[sl], *clocks, block, counters)
         finally:
             _restore_threads(prev_threads)
         self._count_kernel_call(counters, t1)
+
+    def _step_gathered(self, idx, start_new, step0, nsteps, cg, args, clocks, zones, zstep):
+        """:meth:`_step_slice` for the particles ``idx`` (table normals): gathered into contiguous
+        arrays, stepped in one step_table call, put back (the last len(start_new) start late)."""
+        from ._kernels import brownian as kb
+
+        if self.gaussian != "table":
+            raise ParameterError("gathered kernel calls need gaussian='table'")
+        ps = self.particles
+        t1 = _time.perf_counter()
+        sigma, Ddt, margin = args if args is not None else self._kernel_args(cg)
+        clocks = clocks if clocks is not None else self._no_clocks()
+        if zones is None:
+            zones = self._no_zones()
+            zstep = np.zeros(idx.size, np.int64)
+        n = idx.size
+        block = BLOCK_SIZE
+        counters = np.zeros(((n + block - 1) // block, kb.N_COUNTERS), np.int64)
+        key = (cg.digest, sigma.tobytes(), margin.tobytes())
+        if ps.free_key != key:
+            ps.forget_free_radii()
+            ps.free_key = key
+        sub = [a[idx] for a in (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, ps.clock)]
+        prev_threads = self._set_threads(n)
+        try:
+            kb.step_table(*sub[:7], n - start_new.shape[0], start_new, step0, nsteps, self._seed_key, sigma, Ddt,
+                          margin, cg.has_absorb, _rng.gaussian_table(), *cg.kernel_args(), sub[7], *clocks, *zones,
+                          zstep, block, counters, _numba().get_num_threads())
+        finally:
+            _restore_threads(prev_threads)
+        for a, v in zip((ps.x, ps.y, ps.z, ps.state, ps.free_r, ps.clock), sub[:3] + sub[5:]):
+            a[idx] = v
+        self._count_kernel_call(counters, t1)
+
+    @staticmethod
+    def _no_zones_cached(ns):
+        from ._kernels.zones import no_zones
+
+        return no_zones(ns)
+
+    def _no_zones(self) -> tuple:
+        """Zone arguments of the stepping kernel when nothing stops at sites."""
+        ns = max(len(self.species), 1)
+        cached = getattr(self, "_no_zone_args", None)
+        if cached is None or cached[0].shape[0] != ns:
+            self._no_zone_args = self._no_zones_cached(ns)
+        return self._no_zone_args
 
     def _count_kernel_call(self, counters, t1):
         """Add a kernel call's time (since ``t1``) and its counters to :attr:`timings` and :attr:`stats`."""

@@ -208,7 +208,8 @@ class _PoreEmitter:
         if pend and pend[-1][0] + pend[-1][1].size != step0:
             raise RuntimeError(f"{self.name}: births drawn for step {step0}, but the last drawn ones end at "
                                f"step {pend[-1][0] + pend[-1][1].size}")
-        pend.append((int(step0), counts, lam))
+        # (first step, counts, means, their running sums from 0, steps already taken)
+        pend.append([int(step0), counts, lam, np.r_[0, np.cumsum(counts)], np.r_[0.0, np.cumsum(lam)], 0])
 
     # the Simulation's continuous-source protocol
     def births(self, sim, step0: int, nsteps: int) -> np.ndarray:
@@ -219,19 +220,20 @@ class _PoreEmitter:
         need = nsteps
         at = step0
         while need > 0:
-            if not pend or pend[0][0] != at:
+            if not pend or pend[0][0] + pend[0][5] != at:
                 raise ParameterError(f"{self.name}: the Simulation asked for births at step {at}, which the "
-                                   f"synapse coupling has not drawn; advance a coupled Simulation through "
-                                   f"SynapticCoupling.run or after SynapticCoupling.start()")
-            s0, c, lam = pend[0]
-            take = min(need, c.size)
-            out.append(c[:take])
-            self.total += int(c[:take].sum())
-            self.expected_total += float(lam[:take].sum())
-            if take == c.size:
+                                     f"synapse coupling has not drawn; advance a coupled Simulation through "
+                                     f"SynapticCoupling.run or after SynapticCoupling.start()")
+            chunk = pend[0]
+            _, c, _, cum_c, cum_lam, o = chunk
+            take = min(need, c.size - o)
+            out.append(c[o:o + take])
+            self.total += int(cum_c[o + take] - cum_c[o])
+            self.expected_total += float(cum_lam[o + take] - cum_lam[o])
+            if o + take == c.size:
                 pend.pop(0)
             else:
-                pend[0] = (s0 + take, c[take:], lam[take:])
+                chunk[5] = o + take
             at += take
             need -= take
         return out[0] if len(out) == 1 else np.concatenate(out)

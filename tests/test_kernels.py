@@ -8,6 +8,7 @@ import microsyn as ms
 from microsyn import rng
 from microsyn._kernels import brownian as kb
 from microsyn._kernels.clocks import no_clocks
+from microsyn._kernels.zones import no_zones
 from microsyn._kernels import geometry as kg
 from rng_reference import table_normals_reference as _table_normals_reference
 
@@ -29,7 +30,8 @@ def _step(domain, pos, D, dt, nsteps, seed=3, gaussian="table", step0=0):
               rng.seed_key(seed), sigma, Ddt, margin, cg.has_absorb)
     clocks = (np.full(n, np.nan),) + no_clocks(1, dt)
     if gaussian == "table":
-        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), *clocks, 512, counters, 2)
+        kb.step_table(*common, rng.gaussian_table(), *cg.kernel_args(), *clocks, *no_zones(1), np.zeros(n, np.int64),
+                      512, counters, 2)
     else:
         zx, zr = rng.ziggurat_tables()
         kb.step_exact(*common, zx, zr, *cg.kernel_args(), *clocks, 512, counters)

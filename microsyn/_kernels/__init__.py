@@ -38,6 +38,6 @@ if _dir is not None:
     numba.config.CACHE_DIR = _dir
 try:
     from . import binning, boundaries, brownian, fields, gather, geometry, geometry_batch  # noqa: F401
-    from . import clocks, lzf, meshcheck, random, reactions, voxelize  # noqa: F401
+    from . import clocks, lzf, meshcheck, random, reactions, voxelize, zones  # noqa: F401
 finally:
     numba.config.CACHE_DIR = _previous

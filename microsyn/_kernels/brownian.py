@@ -37,10 +37,11 @@ import math
 import numba as nb
 import numpy as np
 
-from ..config import JIT_HOT, JIT_PARALLEL
+from ..config import JIT, JIT_HOT, JIT_PARALLEL
 from .geometry import K_MESH
 from .boundaries import checkpoint_ball, face_margins, resolve_single, resolve_step, single_surface
 from .clocks import FIRED, clock_cell, clock_rate, clock_threshold
+from .zones import ZONED, near_site
 from .random import (
     MASK16,
     S16,
@@ -180,13 +181,36 @@ def _special_step(px, py, pz, dx, dy, dz, cx, cy, cz, r2, fx, fy, fz, fo, sx, sy
     return ok, ux, uy, uz, 1 if (ok and s1 < 0.0) else 0
 
 
+@nb.njit(inline="always", **JIT)
+def _zone_stops(n, i0, lx, ly, lz, lsg, lsafe, lhf, lrun, species, state, zone_on, zlo, zinv_h, zdims, zstart, zx,
+                zy, zz, zr2, zstep, stp):
+    """Stop the moving live particles of a block (``lsg`` > 0) of zone species that ended step
+    ``stp`` in a reaction zone (:mod:`microsyn._kernels.zones`)."""
+    for j in range(n):
+        i = i0 + j
+        if lsg[j] == 0.0 or state[i] != 0 or zone_on[species[i]] == 0:
+            continue
+        if near_site(lx[j], ly[j], lz[j], zlo, zinv_h, zdims, zstart, zx, zy, zz, zr2):
+            state[i] = ZONED
+            zstep[i] = stp
+            lrun[j] = 0
+            lsg[j] = 0.0
+            lsafe[j] = np.inf
+            lhf[j] = 0
+
+
 @nb.njit(**JIT_PARALLEL)
 def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, nsteps, seed_key, sigma,
                Ddt_s, margin, has_absorb, table, kind, role, active, par, face_base, sdf, mesh_meta,
                bc, patches, clock, dt, c_on, k_own, rate_row, rate_field, lat_lo, lat_hi, inv_h, lat_shape,
-               block, counters, threads):
+               zone_on, zlo, zinv_h, zdims, zstart, zx, zy, zz, zr2, zstep, block, counters, threads):
     """Advance all live particles by ``nsteps`` table-normal steps (see module docstring) on
     ``threads`` threads.
+
+    A live particle of a species with ``zone_on[s]`` stops at the first step that ends within
+    sqrt(zr2) of a site of the zone cell list (``zlo`` .. ``zz``; :mod:`microsyn._kernels.zones`):
+    state ``ZONED``, that global step in ``zstep`` (a particle whose clock ran out in the same
+    step is FIRED instead).
 
     Particles with index >= ``n_old`` are born during the call: particle ``n_old + m`` starts
     stepping at local step ``start_new[m]``. ``free_r`` holds each particle's free radius from
@@ -207,6 +231,10 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
     for q in range(c_on.shape[0]):
         if c_on[q] != 0:
             clocked = True
+    zoned = False
+    for q in range(zone_on.shape[0]):
+        if zone_on[q] != 0:
+            zoned = True
     n_chunks = min(n_blocks, CHUNKS_PER_THREAD * max(threads, 1))
     for c in nb.prange(n_chunks):  # each chunk takes a run of blocks, with one set of block arrays
         lx = np.empty(block)
@@ -378,7 +406,11 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                             lsafe[j] = np.inf
                             lhf[j] = 0
                             lrun[j] = 0
+                if not (clocked or zoned):
+                    continue
                 if not clocked:
+                    _zone_stops(n, i0, lx, ly, lz, lsg, lsafe, lhf, lrun, species, state, zone_on, zlo, zinv_h,
+                                zdims, zstart, zx, zy, zz, zr2, zstep, stp)
                     continue
                 for j in range(n):  # (vectorised)
                     lcell[j] = clock_cell(lx[j], ly[j], lz[j], lat_lo, lat_hi, inv_h, lat_shape[0], lat_shape[1],
@@ -395,6 +427,9 @@ def step_table(x, y, z, pid, species, state, free_r, n_old, start_new, step0, ns
                         lsg[j] = 0.0
                         lsafe[j] = np.inf
                         lhf[j] = 0
+                if zoned:
+                    _zone_stops(n, i0, lx, ly, lz, lsg, lsafe, lhf, lrun, species, state, zone_on, zlo, zinv_h,
+                                zdims, zstart, zx, zy, zz, zr2, zstep, stp)
 
             for j in range(n):
                 i = i0 + j

@@ -101,6 +101,7 @@ class SensorSites:
                 empty = f" + {self.empty}" if self.empty else ""
                 self.fusions.append(sim.add_reaction(Reaction(f"{self.states[i]} -> {prefix}_fused_{i}{empty}", rate=f)))
         self.reactions += self.fusions
+        self._fusion_logs = [sim.reactions.log(r.name) for r in self.fusions]
         for i in range(1, top + 1):  # the fused sensor, now in the plasma membrane, lets its ions go
             self.reactions.append(sim.add_reaction(Reaction(
                 f"{prefix}_fused_{i} -> {prefix}_fused_{i - 1} + {ion}", rate=scheme.unbinding_rate(i))))
@@ -116,6 +117,19 @@ class SensorSites:
         """The number of fusions so far (with refilling, a site can fuse again)."""
         counts = self.sim.reaction_counts
         return int(sum(counts[r.name] for r in self.fusions))
+
+    def fusion_events(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times [ms], sites [um] (n, 3)) of every fusion so far, in time order: the time is the end
+        of the particle step in which the sensor fused (resolution: the particle dt)."""
+        ev = [e for log in self._fusion_logs for e in log]
+        ev.sort(key=lambda e: e[0])
+        t = np.array([e[0] for e in ev], float)
+        x = np.array([e[1] for e in ev], float).reshape(-1, 3)
+        return t, x
+
+    def fusion_times(self) -> np.ndarray:
+        """Times [ms] of every fusion so far, in order (see :meth:`fusion_events`)."""
+        return self.fusion_events()[0]
 
     def docked(self) -> int:
         """The number of sites that hold a vesicle (an unfused sensor)."""

@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 
 from .._kernels.clocks import FIRED
+from .._kernels.zones import ZONED
 
 from ..errors import ReactionError, TimeStepError, UnknownSpeciesError, refuse_large_dt
 from ..units import PARTICLES_PER_UM3_PER_MM, pair_rate_um3_per_ms
@@ -176,7 +177,14 @@ class ReactionEngine:
         #: events per watched (reaction name, region) since it was watched (see :meth:`watch`)
         self.region_counts: list[int] = []
         self._watched: list[tuple[str, object]] = []
+        #: reaction name -> [(time [ms], position [um])] of each event, for the reactions logged
+        #: with :meth:`log`
+        self.logs: dict[str, list] = {}
         self._field_clock = 0
+        #: take windows of many steps with zone stops when every pair reaction joins a moving
+        #: particle and a fixed site (the result is the same as one step per pass; False forces
+        #: the per-step pass, for comparison)
+        self.site_windows = True
         self._seen = None  # the fields as the particles' clocks see them (see _seen_fields)
         self._seen_version = -1
 
@@ -219,6 +227,17 @@ class ReactionEngine:
         self._watched.append((name, region))
         self.region_counts.append(0)
         return len(self._watched) - 1
+
+    def log(self, name: str) -> list:
+        """Start logging every event of reaction ``name`` (an irreversible part's name, as in
+        :attr:`counts`): its time [ms] (the end of the particle step in which it happened) and its
+        place [um] (the first reactant's position; for a pair, the encounter point used for the
+        products). Returns the log, a list of (time, position) that grows as the run goes."""
+        from ..errors import ParameterError
+
+        if name not in self.counts:
+            raise ParameterError(f"no reaction named {name!r} in this simulation; known: {sorted(self.counts)}")
+        return self.logs.setdefault(name, [])
 
     def _tally(self, name, sites):
         for k, (wn, region) in enumerate(self._watched):
@@ -483,7 +502,12 @@ class ReactionEngine:
         done = 0
         while done < nsteps:
             clocks = self.clock_args()
-            if self._tables["pair"]:  # pairs couple particles: one Brownian step, then the pass
+            zones = self._zone_args() if self._tables["pair"] else None
+            if zones is not None:  # every pair joins a particle and a fixed site: windows, with zone stops
+                w = min(nsteps - done, self._steps_to_field_step())
+                consumed += self._window(w, cg, args, clocks, zones)
+                done += w
+            elif self._tables["pair"]:  # pairs couple particles: one Brownian step, then the pass
                 if sim.step % SORT_EVERY_STEPS == 0:
                     self.sort_particles()
                 sim._diffuse(1, cg, check=False, args=args, clocks=clocks, compact=False)
@@ -528,19 +552,25 @@ class ReactionEngine:
         self.timings["first_order"] += t2 - t1
         consumed = 0
         if events:
-            consumed, births = self._apply(events)
+            consumed, births = self._apply(events, step)
             for sp, pos in births:
                 ps.append(np.full(pos.shape[0], sp, np.int16), pos)
         self.timings["products"] += _time.perf_counter() - t2
         return consumed
 
-    def _window(self, w: int, cg, args, clocks) -> int:
+    def _window(self, w: int, cg, args, clocks, zones=None) -> int:
         """``w`` steps without pair reactions: every particle takes its ``w`` steps in one kernel
         call, its clock running; then, in the order of the steps, the births of the continuous
         sources and the products of the particles whose clocks ran out are added and take the
         rest of the window's steps (a kernel call per group of births that could react in
         turn). Ids, random numbers and the order of the particles are those of ``w`` windows of
-        one step, so how a run is cut does not change it."""
+        one step, so how a run is cut does not change it.
+
+        With ``zones`` (every pair reaction joins a moving particle and a fixed site; see
+        :meth:`_zone_args`), a moving particle also stops at a step that ends within a binding
+        radius of a site; at that step its pairs are tried as :meth:`_pass` would try them (then
+        the fired clocks of the step), and if it did not react it goes on from the next step. The
+        result is the per-step pass's, bit for bit."""
         import heapq
         import time as _time
 
@@ -553,18 +583,29 @@ class ReactionEngine:
         for k, sp, pos in sim._source_births(w):
             pending.setdefault((k, 0), []).append((sp, pos))
         n0 = ps.n
-        sim._step_slice(0, n0, np.zeros(0, np.int64), s0, w, cg, args, clocks)
+        zone_on = zones[0] if zones is not None else None
+        zstep = np.zeros(n0, np.int64) if zones is not None else None
+        sim._step_slice(0, n0, np.zeros(0, np.int64), s0, w, cg, args, clocks, zones, zstep)
 
-        def collect(lo, hi):
-            if not c_on.any():
-                return
-            idx = lo + np.flatnonzero(ps.state[lo:hi] == FIRED)
-            if idx.size:
-                ks = (-ps.clock[idx] - 1.0).astype(np.int64) - s0
-                for k in np.unique(ks):
-                    pending.setdefault((int(k), 1), []).append(idx[ks == k])
+        def collect(idx, zst):
+            """Queue the particles ``idx`` that stopped in the window: clocks run out (FIRED) and,
+            with zones, zone entries (ZONED, their steps in ``zst``)."""
+            if c_on.any():
+                f = np.flatnonzero(ps.state[idx] == FIRED)
+                if f.size:
+                    fi = idx[f]
+                    ks = (-ps.clock[fi] - 1.0).astype(np.int64) - s0
+                    for k in np.unique(ks):
+                        pending.setdefault((int(k), 1), []).append(("fired", fi[ks == k]))
+            if zones is not None:
+                zq = np.flatnonzero(ps.state[idx] == ZONED)
+                if zq.size:
+                    zi = idx[zq]
+                    ks = zst[zq] - s0
+                    for k in np.unique(ks):
+                        pending.setdefault((int(k), 1), []).append(("zone", zi[ks == k]))
 
-        collect(0, n0)
+        collect(np.arange(n0), zstep)
         consumed = 0
         t_rx = 0.0
         keys = list(pending)
@@ -573,6 +614,7 @@ class ReactionEngine:
             t0 = _time.perf_counter()
             lo = ps.n
             starts = []
+            going_on = []  # zone-stopped particles that did not react: they go on from the next step
             reacts = False
             while keys and not reacts:
                 key = heapq.heappop(keys)
@@ -582,20 +624,47 @@ class ReactionEngine:
                     births = items
                     start = k
                 else:
-                    used, births = self._apply(self._fired_events(np.concatenate(items), s0 + k))
+                    # (a site queued to fire later in the window may have reacted with a particle
+                    # since: only those still waiting take part)
+                    zoned = [i[ps.state[i] == ZONED] for tag, i in items if tag == "zone"]
+                    fired = [i[ps.state[i] == FIRED] for tag, i in items if tag == "fired"]
+                    events = []
+                    if zoned:
+                        zi = np.sort(np.concatenate(zoned))
+                        events = self._zone_events(zi, s0 + k, s0)
+                        ps.state[zi[ps.state[zi] == ZONED]] = 0  # the others reacted (REACTED)
+                        rest = zi[ps.state[zi] == 0]
+                        if rest.size and k + 1 < w:
+                            going_on.append((rest, np.full(rest.size, k + 1, np.int64)))
+                            reacts = True
+                    if fired:
+                        events += self._fired_events(np.concatenate(fired), s0 + k)
+                    used, births = self._apply(events, s0 + k)
                     consumed += used
                     start = k + 1
+                    if zones is not None:
+                        self._check_zone_births(births)
                 for sp, pos in births:
                     ps.append(np.full(pos.shape[0], sp, np.int16), pos)
                     starts.append(np.full(pos.shape[0], start, np.int64))
-                    reacts = reacts or bool(c_on[sp])
+                    reacts = reacts or bool(c_on[sp]) or (zones is not None and bool(zone_on[sp]))
             t_rx += _time.perf_counter() - t0
-            if ps.n > lo:
-                start_new = np.concatenate(starts)
-                if start_new.min() < w:
-                    sim._step_slice(lo, ps.n, start_new, s0, w, cg, args, clocks)
+            if ps.n > lo or going_on:
+                start_new = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+                if zones is None:
+                    if start_new.min() < w:
+                        sim._step_slice(lo, ps.n, start_new, s0, w, cg, args, clocks)
+                    idx, zst = np.arange(lo, ps.n), None
+                else:
+                    idx = np.concatenate([g[0] for g in going_on] + [np.arange(lo, ps.n)])
+                    st = np.concatenate([g[1] for g in going_on] + [start_new])
+                    order = np.argsort(st, kind="stable")
+                    idx, st = idx[order], st[order]
+                    zst = np.zeros(idx.size, np.int64)
+                    if st.size and st.min() < w:
+                        sim._step_slice(0, 0, st, s0, w, cg, args, clocks, zones, zst, idx=idx)
                 before = set(pending)
-                collect(lo, ps.n)
+                collect(idx, zst)
                 for key in set(pending) - before:
                     heapq.heappush(keys, key)
         sim.step = s0 + w
@@ -604,6 +673,123 @@ class ReactionEngine:
         self._fields_advance(w)
         self.timings["fields"] += _time.perf_counter() - t0
         return consumed
+
+    # ------------------------------------------------------------------ zones of fixed sites
+    def _zone_plan(self):
+        """Whether every pair reaction joins a moving particle and a fixed site (D = 0), with the
+        table normals; then (zone_on per species, the site species mask, the zone radius^2),
+        else None. Sites are the immobile particles of any species that is a reactant (only
+        those can be, or become, a pair partner)."""
+        sim = self.sim
+        t = self._tables
+        if sim.gaussian != "table" or not t["pair"]:
+            return None
+        ns = max(len(sim.species), 1)
+        zone_on = np.zeros(ns, np.uint8)
+        for c in t["pair"]:
+            a, b = c.reactants
+            Da, Db = sim.D(a), sim.D(b)
+            if (Da == 0.0) == (Db == 0.0):
+                return None
+            zone_on[sim.species.index(a if Da > 0 else b)] = 1
+        site = np.zeros(ns, bool)
+        for c in self._channels:
+            for s_ in c.reactants:
+                if s_ in sim.species and sim.D(s_) == 0.0:
+                    site[sim.species.index(s_)] = True
+        return zone_on, site, float(np.max(t["rho2"][:len(t["pair"])]))
+
+    def _zone_args(self):
+        """The zone arguments of the stepping kernel for a window (before ``zstep``), or None when
+        the pairs are not all particle + fixed site (:meth:`_zone_plan`)."""
+        from .._kernels.zones import site_grid
+
+        if not getattr(self, "site_windows", True):
+            return None
+        if getattr(self, "_zone_plan_cache", ("none",))[0] is not self._tables:
+            self._zone_plan_cache = (self._tables, self._zone_plan())
+        plan = self._zone_plan_cache[1]
+        if plan is None:
+            return None
+        zone_on, site, r2 = plan
+        ps = self.sim.particles
+        live = ps.state == 0
+        if not live.all():  # FIRED sites are sites until their step: the kernel stops at any of them
+            live = live | (ps.state == FIRED)
+        sel = np.flatnonzero(live & site[ps.species])
+        lo, inv_h, dims, start, sx, sy, sz = site_grid(ps.x[sel], ps.y[sel], ps.z[sel], math.sqrt(r2))
+        self._zone_sites = (sel, site)
+        return (zone_on, lo, float(inv_h), dims, start, sx, sy, sz, r2)
+
+    def _check_zone_births(self, births) -> None:
+        """Sites born in a window (a site's new state is a new particle) must stand where a site
+        stood, or the window's zone stops would not have seen them."""
+        sel, site = self._zone_sites
+        ps = self.sim.particles
+        for sp, pos in births:
+            if not site[sp] or pos.shape[0] == 0:
+                continue
+            known = np.stack([ps.x[sel], ps.y[sel], ps.z[sel]], axis=1) if sel.size else np.zeros((0, 3))
+            for p in pos:
+                if known.shape[0] == 0 or not np.any(np.all(known == p, axis=1)):
+                    raise RuntimeError(
+                        f"a fixed site of {self.sim.species.names[sp]!r} was made at {p.tolist()} um, where no site "
+                        f"stood at the start of the window; the window's reaction zones do not cover it. Let the "
+                        f"reaction that makes it place it at its site (a product of a site stays at the site)")
+
+    def _zone_events(self, zi, step, s0) -> list:
+        """The pair events at ``step`` of the zone-stopped particles ``zi`` (sorted), as
+        :meth:`_pass` would find them: every pair of a stopped particle and a site (live at that
+        step) within the binding radius proposes with its pair uniform, and the proposals are
+        accepted greedily in priority order."""
+        from .._kernels import reactions as kr
+
+        sim = self.sim
+        ps = self.sim.particles
+        t = self._tables
+        ns = max(len(sim.species), 1)
+        _, site = self._zone_sites
+        cand = np.flatnonzero(site[ps.species])  # the window's sites and the ones born in it so far
+        st = ps.state[cand]
+        fire_step = np.where(st == FIRED, -ps.clock[cand] - 1.0, -1.0).astype(np.int64)
+        fired_later = (st == FIRED) & (fire_step > step)
+        sites = cand[(st == 0) | fired_later]
+        if sites.size == 0:
+            return []
+        rm2 = float(np.max(t["rho2"][:len(t["pair"])]))
+        pi, pj, pr, pu = [], [], [], []
+        for i in zi:
+            dx = ps.x[sites] - ps.x[i]
+            dy = ps.y[sites] - ps.y[i]
+            dz = ps.z[sites] - ps.z[i]
+            d2 = dx * dx + dy * dy + dz * dz
+            for q in np.flatnonzero(d2 < rm2):
+                j = sites[q]
+                r = t["pair_first"][int(ps.species[i]) * ns + int(ps.species[j])]
+                while r >= 0:
+                    if d2[q] < t["rho2"][r]:
+                        u = kr.pair_uniform(sim._seed_key, ps.pid[i], ps.pid[j], np.int64(step), np.int64(r))
+                        if u < t["p"][r]:
+                            pi.append(i)
+                            pj.append(j)
+                            pr.append(r)
+                            pu.append(u)
+                    r = t["rx_next"][r]
+        if not pi:
+            return []
+        pi, pj, pr, pu = (np.array(pi, np.int64), np.array(pj, np.int64), np.array(pr, np.int64), np.array(pu))
+        order = np.lexsort((ps.pid[pj], ps.pid[pi], pu)).astype(np.int64)
+        accepted = np.zeros(pi.size, np.uint8)
+        taken = np.zeros(ps.n, np.uint8)
+        kr.accept_proposals(order, pi, pj, taken, accepted)
+        keep = order[accepted[order].astype(bool)]
+        pi, pj, pr = pi[keep], pj[keep], pr[keep]
+        events = []
+        for q, c in enumerate(t["pair"]):
+            m = pr == q
+            if m.any():
+                events.append((c, pi[m], pj[m], None))
+        return events
 
     def _fired_events(self, fired, step) -> list:
         """The events of the particles ``fired`` (in canonical order) whose clocks ran out at
@@ -692,7 +878,10 @@ class ReactionEngine:
         t = self._tables
         n = ps.n
         if getattr(self, "_grid", None) is None:
-            self.sort_particles()
+            # no grid: the last sort found no live binned particle; look again only if one is
+            # live now (a cheap count, where a sort would also bound every reacting particle)
+            if np.any(t["binned"][ps.species[:n]] & (ps.state[:n] == 0)):
+                self.sort_particles()
         if self._grid is None:
             z = np.zeros(0, np.int64)
             return z, z, z
@@ -744,9 +933,10 @@ class ReactionEngine:
             self._place_rng = _rng.stream(self.sim.seed, "reaction products")
         return self._place_rng
 
-    def _apply(self, events):
-        """Remove the reactants of ``events`` and make their products; returns (the number of
-        particles consumed, the particle births as [(species index, positions)] in order)."""
+    def _apply(self, events, step: int):
+        """Remove the reactants of ``events`` (which happened in particle step ``step``) and make
+        their products; returns (the number of particles consumed, the particle births as
+        [(species index, positions)] in order)."""
         sim = self.sim
         ps = sim.particles
         fields = sim.fields
@@ -767,6 +957,10 @@ class ReactionEngine:
                 ps.state[j] = REACTED
             if cell is not None:  # the field reactant loses one molecule per event
                 fields.add_molecules(fields.index(c.field_reactant), cell, -np.ones(m))
+            if c.name in self.logs:
+                where = xi if j is None else c.weights[0] * xi + c.weights[1] * xj
+                t_ev = (step + 1) * sim.dt
+                self.logs[c.name].extend((t_ev, p) for p in where.copy())
             if self._watched:
                 if j is not None:
                     wa, wb = c.weights
