@@ -36,6 +36,13 @@ BLOCK_SIZE = int(os.environ.get("MICROSYN_BLOCK_SIZE", "512"))
 #: than it saves)
 PARALLEL_MIN_PARTICLES = int(os.environ.get("MICROSYN_PARALLEL_MIN", "20000"))
 
+#: ... unless the simulation asks for threads by work (``Simulation.parallel_min_work``, which
+#: the presynaptic Terminal sets to this): a call of at least this many particle-steps over at
+#: least two blocks. Measured on the 2-core machine: a bouton's AP 1.6 times faster, but demo
+#: 06's run (40-step calls of 12,000 ions at a membrane patch) 1.8 times slower, cause not
+#: found; so it is not the default
+PARALLEL_MIN_WORK = int(os.environ.get("MICROSYN_PARALLEL_WORK", "30000"))
+
 
 def num_threads() -> int:
     """Number of threads Numba's parallel kernels use."""

@@ -94,6 +94,9 @@ class Simulation:
     """
 
     _ended_pending = False  # particles ended in a kernel call and wait to be removed
+    #: threads also for kernel calls of fewer than PARALLEL_MIN_PARTICLES particles when a call
+    #: has at least this many particle-steps (None: off; see ``config.PARALLEL_MIN_WORK``)
+    parallel_min_work = None
 
     def __init__(self, geometry, dt: float, species: Iterable = (), seed: int = 0,
                  gaussian: str = "table", medium: str = "cytoplasm", D: dict | None = None,
@@ -610,12 +613,16 @@ class Simulation:
             self.assert_no_escapes(cg)
             self.timings["escape_checks"] += _time.perf_counter() - t3
 
-    def _set_threads(self, n: int) -> int:
-        """Set Numba's thread count for a kernel over ``n`` particles (one thread below
-        PARALLEL_MIN_PARTICLES); returns the previous count, to restore."""
+    def _set_threads(self, n: int, nsteps: int = 1) -> int:
+        """Set Numba's thread count for a kernel over ``n`` particles and ``nsteps`` steps (one
+        thread below PARALLEL_MIN_PARTICLES, unless :attr:`parallel_min_work` is set and the call
+        has that many particle-steps over at least two blocks); returns the previous count, to
+        restore. Results do not depend on it."""
         numba = _numba()
         prev = numba.get_num_threads()
-        want = min(1 if n < PARALLEL_MIN_PARTICLES else (self.threads or prev), numba.config.NUMBA_NUM_THREADS)
+        w = self.parallel_min_work
+        many = n >= PARALLEL_MIN_PARTICLES or (w is not None and n * nsteps >= w and n >= 2 * BLOCK_SIZE)
+        want = min((self.threads or prev) if many else 1, numba.config.NUMBA_NUM_THREADS)
         if want != prev:
             numba.set_num_threads(want)
         return prev
@@ -693,7 +700,7 @@ class Simulation:
             zstep = np.zeros(n, np.int64)
         block = BLOCK_SIZE
         counters = np.zeros(((n + block - 1) // block, kb.N_COUNTERS), np.int64)
-        prev_threads = self._set_threads(n)
+        prev_threads = self._set_threads(n, nsteps)
         key = (cg.digest, sigma.tobytes(), margin.tobytes())
         if ps.free_key != key:  # free radii from another geometry, step or margin: unknown
             ps.forget_free_radii()
@@ -759,7 +766,7 @@ class Simulation:
             ps.forget_free_radii()
             ps.free_key = key
         sub = [a[idx] for a in (ps.x, ps.y, ps.z, ps.pid, ps.species, ps.state, ps.free_r, ps.clock)]
-        prev_threads = self._set_threads(n)
+        prev_threads = self._set_threads(n, nsteps)
         try:
             kb.step_table(*sub[:7], n - start_new.shape[0], start_new, step0, nsteps, self._seed_key, sigma, Ddt,
                           margin, cg.has_absorb, _rng.gaussian_table(), *cg.kernel_args(), sub[7], *clocks, *zones,

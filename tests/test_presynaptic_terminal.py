@@ -222,3 +222,40 @@ def test_terminal_bad_input():
         Terminal(spike_times_ms=(5.0, 1.0))
     with pytest.raises(ParameterError, match="drive"):
         Terminal(drive="magic")
+
+
+def test_terminal_release_readouts(small_run):
+    """Every fusion is a release event with its time, contact point on the active zone and
+    transmitter count (the sensor has no basal fusion, so every one follows the spike)."""
+    T = small_run
+    ev = T.release_events()
+    fus = T.fusion_times()
+    assert len(ev) == fus.size
+    assert T.release_per_spike().tolist() == [fus.size]
+    for t, p, n in ev:
+        assert n == 3000
+        assert abs(np.linalg.norm(p) - T.radius_um) < 1e-9 and p[2] < 0  # on the zone's membrane
+    with pytest.raises(ParameterError, match="two spikes"):
+        T.paired_pulse_ratio()
+    with pytest.raises(ParameterError, match="whole number"):
+        T.add_vesicles([(0.05, 0.05)], schneggenburger_neher_2000(), transmitter_per_vesicle=-3)
+
+
+def test_terminal_ap_clamp_follows_its_waveform():
+    """drive="clamp": the bouton's voltage follows the prescribed AP (a stiff clamp, backward
+    Euler): its peak within 1 mV of the table's, at the table's time after the spike (one
+    electrical step)."""
+    t_ap = np.linspace(0.0, 1.0, 101)
+    V_ap = -70.0 + 100.0 * np.exp(-((t_ap - 0.3) / 0.1) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T = Terminal(radius_um=0.3, active_zone_radius_um=0.1, spike_times_ms=(0.2,), drive="clamp",
+                     ap_table=(t_ap, V_ap), seed=2)
+        T.add_channels(borst_sakmann_1998(), [(0.0, 0.0)])
+        T.run(1.0)
+    tv, V = T.voltage()
+    assert abs(V.max() - V_ap.max()) < 1.0
+    assert abs(tv[np.argmax(V)] - 0.5) <= 0.011
+    assert V[0] == pytest.approx(-70.0, abs=0.5)
+    with pytest.raises(ParameterError, match="ap_table"):
+        Terminal(drive="clamp", ap_table=([0.0, 1.0], [1.0]))
