@@ -74,7 +74,6 @@ Crank J. (1975) The Mathematics of Diffusion, 2nd ed., Oxford University Press (
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sys
@@ -694,13 +693,9 @@ def main(out_dir, fast: bool = False) -> dict:
                 for k, p in profiles.items()},
         profiles_s=t_profiles, movie_s=t_movie,
     )
-    res["summary_json"] = os.path.join(out_dir, "summary.json")
-    res["runtime_s"] = time.perf_counter() - t_start
-    from microsyn.cli import plain
+    from microsyn.cli import write_summary
 
-    with open(res["summary_json"], "w", encoding="utf-8") as f:
-        json.dump(plain(res), f, indent=1, default=str)
-    return res
+    return write_summary(res, out_dir, t_start)
 
 
 if __name__ == "__main__":

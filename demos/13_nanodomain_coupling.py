@@ -358,8 +358,6 @@ def main(out_dir, fast: bool = False) -> dict:
     """Run the release-versus-distance simulations and the movie; write the figure, frames, movie
     and summary. ``fast``: 3 trials per condition and a small, short movie (a preview of a few
     minutes). Returns the paths and the numbers (see the module docstring)."""
-    import json
-
     t_start = time.perf_counter()
     cfg = settings(fast)
     out_dir = os.fspath(out_dir)
@@ -380,13 +378,9 @@ def main(out_dir, fast: bool = False) -> dict:
                trials=cfg["trials"], per_ring=PER_RING,
                linearised={k: v for k, v in curves.items()}, linearised_r_nm=r_nm,
                release_s=t_rel, movie_s=t_movie)
-    res["summary_json"] = os.path.join(out_dir, "summary.json")
-    res["runtime_s"] = time.perf_counter() - t_start
-    from microsyn.cli import plain
+    from microsyn.cli import write_summary
 
-    with open(res["summary_json"], "w", encoding="utf-8") as f:
-        json.dump(plain(res), f, indent=1, default=str)
-    return res
+    return write_summary(res, out_dir, t_start)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,20 @@ def plain(value):
     return value
 
 
+def write_summary(result: dict, out_dir, t_start: float) -> dict:
+    """Finish a demo's result: ``runtime_s`` (since ``t_start``, a ``time.perf_counter()``) and
+    ``summary_json`` (``out_dir/summary.json``, the result in plain JSON); returns the result."""
+    import json
+    import os
+    import time
+
+    result["summary_json"] = os.path.join(os.fspath(out_dir), "summary.json")
+    result["runtime_s"] = time.perf_counter() - t_start
+    with open(result["summary_json"], "w", encoding="utf-8") as f:
+        json.dump(plain(result), f, indent=1, default=str)
+    return result
+
+
 def print_result(result: dict, file=None) -> None:
     """Print a demo's result dict, one ``key: value`` line each, in plain Python notation."""
     for k, v in plain(result or {}).items():

@@ -195,7 +195,8 @@ class Simulation:
             if D is not None:
                 raise ParameterError(f"field {sp.name!r} exists; its D cannot change")
             return self.fields.index(sp.name)
-        D = sp.D(self.medium) if D is None else check_positive(f"D of {sp.name} [um^2/ms]", D)
+        D = sp.D(self.medium) if D is None else check_positive(f"D of {sp.name} [um^2/ms] (0: immobile)", D,
+                                                                allow_zero=True)
         self._field_species[sp.name] = sp
         idx = self.fields.add(sp.name, D)
         self.reactions.invalidate()

@@ -259,3 +259,30 @@ def test_terminal_ap_clamp_follows_its_waveform():
     assert V[0] == pytest.approx(-70.0, abs=0.5)
     with pytest.raises(ParameterError, match="ap_table"):
         Terminal(drive="clamp", ap_table=([0.0, 1.0], [1.0]))
+
+
+def test_terminal_fixed_buffer_as_immobile_fields():
+    """A fixed (immobile, D = 0) buffer as lattice fields: the fields take steps for their
+    reactions only (no diffusion limit), mass is conserved (ions in = free + bound + at the
+    sensors), and the buffer takes up ions."""
+    from microsyn.reactions.buffers import CaBuffer
+    from microsyn.reactions.spec import Reaction
+    from microsyn.species import Species
+
+    free = Species("Fix", -2, 0.1, 0.1)
+    bound = Species("CaFix", 0, 0.1, 0.1)
+    fixed = CaBuffer(free, bound, Reaction("Ca2+ + Fix <-> CaFix", rate=100.0, reverse_rate=1.0), k_on=100.0,
+                     k_off=1.0, K_d_mM=0.01, reference="a test buffer")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T = Terminal(radius_um=0.3, active_zone_radius_um=0.1, spike_times_ms=(0.1,), seed=5, resting_ions=False)
+        T.add_channels(li_2007("P/Q"), [(0.0, 0.0), (0.02, 0.0)])
+        T.add_buffer(fixed, 1.0, fixed=True)
+        T.run(1.2)
+    f = T.sim.fields
+    assert f.max_stable_dt() == math.inf  # nothing diffuses
+    bound_n = float(f.concentration("CaFix").sum() / f.molecule_mM)
+    assert abs(bound_n - round(bound_n)) < 1e-6  # whole molecules (mass conserved to round-off)
+    assert T.ca_entered() > 20
+    assert T.sim.reaction_counts["Ca2+ + Fix <-> CaFix"] > 0 and round(bound_n) > 0
+    assert T.sim.count("Ca2+") + round(bound_n) == T.ca_entered()

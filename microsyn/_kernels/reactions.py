@@ -72,6 +72,25 @@ def _cell_of(x, y, z, lo, inv_h, dims):
     return ix, iy, iz
 
 
+@nb.njit(inline="always", **JIT)
+def cell_span(x, y, z, lo, inv_h, dims, r):
+    """The cell (ix, iy, iz) of a point (:func:`_cell_of`) and the cells to search for partners
+    within ``r`` of it: (ix, iy, iz, x0, x1, y0, y1, z0, z1), a neighbour only where the point
+    is within r of that face of its cell (r at most a cell's side)."""
+    ix, iy, iz = _cell_of(x, y, z, lo, inv_h, dims)
+    h = 1.0 / inv_h
+    fx = lo[0] + ix * h
+    fy = lo[1] + iy * h
+    fz = lo[2] + iz * h
+    x0 = ix - 1 if (x - fx < r and ix > 0) else ix
+    x1 = ix + 1 if (fx + h - x < r and ix < dims[0] - 1) else ix
+    y0 = iy - 1 if (y - fy < r and iy > 0) else iy
+    y1 = iy + 1 if (fy + h - y < r and iy < dims[1] - 1) else iy
+    z0 = iz - 1 if (z - fz < r and iz > 0) else iz
+    z1 = iz + 1 if (fz + h - z < r and iz < dims[2] - 1) else iz
+    return ix, iy, iz, x0, x1, y0, y1, z0, z1
+
+
 @nb.njit(**JIT_PARALLEL)
 def cell_keys(x, y, z, species, state, n, member, lo, inv_h, dims, keys):
     """keys[i] = the cell (linear index over the grid of ``dims`` cells of side 1/inv_h from
@@ -162,7 +181,6 @@ def find_pairs(x, y, z, pid, species, search, n, searcher, binned, start, items,
     """
     nblocks = (n + block - 1) // block
     cap = out_i.shape[0] // max(nblocks, 1)
-    h = 1.0 / inv_h
     rm2 = rho_max * rho_max
     for b in nb.prange(nblocks):
         c = 0
@@ -174,17 +192,8 @@ def find_pairs(x, y, z, pid, species, search, n, searcher, binned, start, items,
             xi = x[i]
             yi = y[i]
             zi = z[i]
-            ix, iy, iz = _cell_of(xi, yi, zi, lo, inv_h, dims)
             # neighbour cells only where the particle is within rho_max of a cell face
-            fx = lo[0] + ix * h
-            fy = lo[1] + iy * h
-            fz = lo[2] + iz * h
-            x0 = ix - 1 if (xi - fx < rho_max and ix > 0) else ix
-            x1 = ix + 1 if (fx + h - xi < rho_max and ix < dims[0] - 1) else ix
-            y0 = iy - 1 if (yi - fy < rho_max and iy > 0) else iy
-            y1 = iy + 1 if (fy + h - yi < rho_max and iy < dims[1] - 1) else iy
-            z0 = iz - 1 if (zi - fz < rho_max and iz > 0) else iz
-            z1 = iz + 1 if (fz + h - zi < rho_max and iz < dims[2] - 1) else iz
+            ix, iy, iz, x0, x1, y0, y1, z0, z1 = cell_span(xi, yi, zi, lo, inv_h, dims, rho_max)
             for cx in range(x0, x1 + 1):
                 for cy in range(y0, y1 + 1):
                     for cz in range(z0, z1 + 1):

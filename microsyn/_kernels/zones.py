@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from ..config import JIT
+from .reactions import cell_span
 
 #: state of a particle stopped at the step it entered a reaction zone (see the module docstring)
 ZONED = np.int16(32765)
@@ -29,20 +30,7 @@ def near_site(x, y, z, lo, inv_h, dims, start, sx, sy, sz, r2):
     """True if (x, y, z) is within sqrt(r2) of a site of the cell list."""
     if start.shape[0] < 2:
         return False
-    r = math.sqrt(r2)
-    h = 1.0 / inv_h
-    ix = min(max(np.int64(math.floor((x - lo[0]) * inv_h)), 0), dims[0] - 1)
-    iy = min(max(np.int64(math.floor((y - lo[1]) * inv_h)), 0), dims[1] - 1)
-    iz = min(max(np.int64(math.floor((z - lo[2]) * inv_h)), 0), dims[2] - 1)
-    fx = lo[0] + ix * h
-    fy = lo[1] + iy * h
-    fz = lo[2] + iz * h
-    x0 = ix - 1 if (x - fx < r and ix > 0) else ix
-    x1 = ix + 1 if (fx + h - x < r and ix < dims[0] - 1) else ix
-    y0 = iy - 1 if (y - fy < r and iy > 0) else iy
-    y1 = iy + 1 if (fy + h - y < r and iy < dims[1] - 1) else iy
-    z0 = iz - 1 if (z - fz < r and iz > 0) else iz
-    z1 = iz + 1 if (fz + h - z < r and iz < dims[2] - 1) else iz
+    _, _, _, x0, x1, y0, y1, z0, z1 = cell_span(x, y, z, lo, inv_h, dims, math.sqrt(r2))
     for cx in range(x0, x1 + 1):
         for cy in range(y0, y1 + 1):
             for cz in range(z0, z1 + 1):

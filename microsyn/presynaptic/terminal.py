@@ -306,7 +306,8 @@ class Terminal:
         self.vesicles.append(sites)
         return sites
 
-    def add_buffer(self, buffer, conc_mM: float, bound: str = "field", voxel_um: float | None = None):
+    def add_buffer(self, buffer, conc_mM: float, bound: str = "field", voxel_um: float | None = None,
+                   fixed: bool = False):
         """A Ca2+ chelator (``"EGTA"``, ``"BAPTA"`` or a :class:`~microsyn.reactions.buffers.CaBuffer`)
         at ``conc_mM`` total [mM] in the cytoplasm: its free form a lattice field, its Ca-bound form
         a field too (``bound="field"``, default: each binding takes the ion into the lattice, each
@@ -315,7 +316,8 @@ class Terminal:
         ``voxel_um`` (default R/20, within 20-50 nm). The free form starts at its equilibrium
         with the resting [Ca2+]; the bound form starts empty (its resting share, K = [Ca]_rest /
         (K_d + [Ca]_rest) of the total, is left out: 0.04 % for BAPTA, 42 % for EGTA; the free
-        form alone sets the buffering)."""
+        form alone sets the buffering). ``fixed=True`` makes both forms immobile (D = 0: a fixed
+        endogenous buffer; the fields then step for their reactions only)."""
         from ..reactions.buffers import CaBuffer, ca_buffer
 
         if bound not in ("field", "particles"):
@@ -329,8 +331,9 @@ class Terminal:
             sim.use_field_lattice(voxel_size=h, lo=(-R, -R, -R), hi=(R, R, R))
         elif voxel_um is not None:
             raise ParameterError("the field lattice is set by the first buffer; leave voxel_um out for later ones")
-        sim.add_species(buf.free, kind="field")
-        sim.add_species(buf.bound, kind=bound)
+        D = 0.0 if fixed else None
+        sim.add_species(buf.free, D=D, kind="field")
+        sim.add_species(buf.bound, D=D, kind=bound)
         free = B * buf.K_d_mM / (buf.K_d_mM + self.ca_rest_mM)
         sim.fill(buf.free.name, free)
         sim.add_reaction(buf.reaction)

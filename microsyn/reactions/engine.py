@@ -57,6 +57,10 @@ MAX_STEP_PROBABILITY = 0.1
 #: then low by about that fraction, since a particle reacts at most once per step)
 PAIR_WARN_PROBABILITY = 0.01
 
+#: the field step [ms] when no field diffuses (fixed buffers): their reactions among fields, and
+#: the particles their complexes let go, are drawn on this step
+IMMOBILE_FIELD_STEP_MS = 1e-3
+
 #: buckets of the cell list per binned particle (rounded up to a power of 2)
 BUCKETS_PER_PARTICLE = 2
 
@@ -1006,6 +1010,8 @@ class ReactionEngine:
                     f"voxels, or leave dt=None to choose it")
             return n, 1
         limit = 0.9 * f.max_stable_dt()
+        if not math.isfinite(limit):  # no field diffuses (fixed buffers): step for the reactions only
+            limit = IMMOBILE_FIELD_STEP_MS
         if sim.dt <= limit:
             return max(1, int(limit // sim.dt)), 1
         return 1, int(math.ceil(sim.dt / limit))
