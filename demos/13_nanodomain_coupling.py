@@ -321,9 +321,11 @@ def run_movie(cfg, out_dir) -> dict:
     movie = os.path.join(out_dir, "nanodomain_coupling.mp4")
     writer = MP4Writer(movie, cfg["size"], fps=cfg["fps"])
     times = np.arange(cfg["frame_every_ms"], cfg["movie_t_end_ms"] + 1e-9, cfg["frame_every_ms"])
-    # the inset's current scale: every channel open at 0 mV (the largest current they can carry)
+    # the inset's current scale: every channel open at -40 mV (the tail of the AP, where the
+    # current through channels still open is largest; the trace is clipped beyond)
     T0 = panels[0].T
-    i_full = -len(T0.channels) * T0.channels[0].channel.open_current_pA(0.0, {"Ca2+": (T0.ca_rest_mM, T0.ca_out_mM)})
+    i_full = -len(T0.channels) * T0.channels[0].channel.open_current_pA(-40.0, {"Ca2+": (T0.ca_rest_mM,
+                                                                                      T0.ca_out_mM)})
     keep = {int(len(times) * 0.42): "frame_influx.png", int(len(times) * 0.6): "frame_release.png",
             len(times) - 1: "frame_last.png"}
     frames_png = []
