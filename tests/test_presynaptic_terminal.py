@@ -286,3 +286,33 @@ def test_terminal_fixed_buffer_as_immobile_fields():
     assert T.ca_entered() > 20
     assert T.sim.reaction_counts["Ca2+ + Fix <-> CaFix"] > 0 and round(bound_n) > 0
     assert T.sim.count("Ca2+") + round(bound_n) == T.ca_entered()
+
+
+def test_builders_and_pumps():
+    """The builders make what their docstrings say; pumps sit on the membrane outside the zone at
+    their density (Poisson number, within 4 SD), and take up Ca2+ ions."""
+    from microsyn.presynaptic import calyx_active_zone, poisson_train, small_hippocampal_bouton
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = small_hippocampal_bouton(spike_times_ms=(0.1,))
+        c = calyx_active_zone()
+    assert (b.radius_um, b.active_zone_radius_um, len(b.channels), b.vesicles[0].n) == (0.3, 0.11, 10, 7)
+    assert (c.radius_um, c.active_zone_radius_um, len(c.channels), c.vesicles[0].n) == (1.0, 0.2, 20, 10)
+    d = b.coupling_distances_um()
+    assert d.shape == (7, 10) and d.min() > 0.015  # every vesicle about 20 nm outside the cluster
+    area = 4 * math.pi * 0.3 ** 2 - math.pi * 0.11 ** 2
+    n = b.add_pump(density_per_um2=200.0)
+    assert abs(n - 200.0 * area) < 4 * math.sqrt(200.0 * area)
+    pumps = b.sim.positions("pump")
+    assert np.allclose(np.linalg.norm(pumps, axis=1), 0.3, atol=1e-6)
+    assert np.all(np.linalg.norm(pumps - (0, 0, -0.3), axis=1) > 0.11)
+    with pytest.raises(ParameterError, match="pumps already"):
+        b.add_pump()
+    b.sim.fill("Ca2+", 0.05)  # 50 uM of ions [mM], to see the pumps bind
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b.run(0.3)
+    assert b.sim.reaction_counts["Ca2+ + pump <-> Capump"] > 0
+    t = poisson_train(50.0, 200.0, seed=3)
+    assert np.all(np.diff(t) >= 2.0) and 3 <= t.size <= 20
