@@ -572,7 +572,7 @@ class NanodomainScene:
 def run_movie(cfg, out_dir, lambdas_um):
     """Run the three conditions side by side from the channel's opening (t = 0) and render the
     movie; returns the paths, frame count and the capture statistics seen in the movie."""
-    from microsyn.render import MP4Writer, write_png
+    from microsyn.render import MP4Writer, write_frame
 
     sims = []
     for key, label, name, B in CONDITIONS:
@@ -608,11 +608,7 @@ def run_movie(cfg, out_dir, lambdas_um):
                     text += f"   captured: {len(hist.sites)}, within 50 nm: {near}{frac}"
                 counts.append(text)
             img = scene.frame([h for _, _, h in sims], step * dt, counts)
-            writer.write(img)
-            if k in keep:
-                path = os.path.join(out_dir, keep[k])
-                write_png(path, img)
-                frames_png.append(path)
+            write_frame(writer, img, out_dir, keep.get(k), frames_png)
     finally:
         writer.close()
         scene.close()

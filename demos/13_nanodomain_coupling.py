@@ -314,7 +314,7 @@ class CouplingScene:
 
 
 def run_movie(cfg, out_dir) -> dict:
-    from microsyn.render import MP4Writer, write_png
+    from microsyn.render import MP4Writer, write_frame
 
     panels = [Panel(key, label, buf, mM, seed=11) for key, label, buf, mM in CONDITIONS]
     scene = CouplingScene(cfg["size"])
@@ -337,11 +337,7 @@ def run_movie(cfg, out_dir) -> dict:
             ti, I, _ = panels[0].T.ca_current()
             n = min(len(tv), len(ti))
             img = scene.frame(panels, float(t), (ti[:n], V[:n], I[:n], cfg["movie_t_end_ms"], i_full))
-            writer.write(img)
-            if k in keep:
-                path = os.path.join(out_dir, keep[k])
-                write_png(path, img)
-                frames_png.append(path)
+            write_frame(writer, img, out_dir, keep.get(k), frames_png)
     finally:
         writer.close()
     stats = {}

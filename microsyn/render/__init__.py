@@ -19,7 +19,8 @@ configure()
 
 from .annotations import InsetPlot, TimeFormatter, format_length, format_time, nice_length  # noqa: E402
 from .camera import CameraState, FitZoom, Orbit, Static, Zoom, camera_path, preset  # noqa: E402
-from .movie import GIFWriter, MP4Writer, PNGSequence, Timeline, render_movie, write_png, zoom_to_fit  # noqa: E402
+from .movie import (GIFWriter, MP4Writer, PNGSequence, Timeline, render_movie, write_frame, write_png,  # noqa: E402
+                    zoom_to_fit)
 from .scene import SIZE_PRESETS, SPECIES_COLORS, Scene, parse_size, species_color  # noqa: E402
 
 __all__ = [
@@ -27,5 +28,5 @@ __all__ = [
     "SPECIES_COLORS",
     "Scene", "Static", "TimeFormatter", "Timeline", "Zoom", "camera_path", "configure", "format_length",
     "format_time", "gl_available", "nice_length", "parse_size", "preset", "render_movie", "require_gl",
-    "species_color", "write_png", "zoom_to_fit",
+    "species_color", "write_frame", "write_png", "zoom_to_fit",
 ]

@@ -32,6 +32,17 @@ def write_png(path, img: np.ndarray) -> None:
     Image.fromarray(a, "RGBA" if a.shape[2] == 4 else "RGB").save(os.fspath(path), format="PNG", **_PNG_OPTS)
 
 
+def write_frame(writer, img: np.ndarray, out_dir, still: str | None = None, stills: list | None = None) -> None:
+    """Write ``img`` to a movie ``writer`` and, when ``still`` names a file, also as the PNG
+    ``out_dir/still``, appending its path to ``stills`` (the frames a demo keeps to look at)."""
+    writer.write(img)
+    if still is not None:
+        path = os.path.join(os.fspath(out_dir), still)
+        write_png(path, img)
+        if stills is not None:
+            stills.append(path)
+
+
 def check_even(size, what="MP4") -> None:
     w, h = size
     if w % 2 or h % 2:
