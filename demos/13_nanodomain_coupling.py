@@ -67,11 +67,9 @@ def settings(fast: bool) -> dict:
                 fps=25.0, movie_t_end_ms=1.6 if fast else 2.2, frame_every_ms=0.04 if fast else 0.01)
 
 
-def _terminal(radius, az, seed, buffer, mM):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (the binding-radius notes of the sensors)
-        T = Terminal(radius_um=radius, active_zone_radius_um=az, spike_times_ms=(0.2,), seed=seed)
-        return T
+def _terminal(radius, az, seed):
+    """A bouton of ``radius`` [um] with an active zone of ``az`` [um]; one AP from the axon at 0.2 ms."""
+    return Terminal(radius_um=radius, active_zone_radius_um=az, spike_times_ms=(0.2,), seed=seed)
 
 
 def _add_buffer(T, buffer, mM):
@@ -95,7 +93,7 @@ def release_vs_distance(cfg, seeds0=1000) -> dict:
         fused = np.zeros(len(RING_NM))
         opened, entered = 0, 0
         for trial in range(cfg["trials"]):
-            T = _terminal(0.3, 0.12, seeds0 + trial, buffer, mM)
+            T = _terminal(0.3, 0.12, seeds0 + trial)
             T.add_channels(borst_sakmann_1998(), [(0.0, 0.0)])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -173,7 +171,7 @@ class Panel:
 
     def __init__(self, key, label, buffer, mM, seed):
         self.key, self.label = key, label
-        T = _terminal(0.5, 0.15, seed, buffer, mM)
+        T = _terminal(0.5, 0.15, seed)
         th = 2 * math.pi * np.arange(6) / 6
         T.add_channels(borst_sakmann_1998(), np.c_[0.04 * np.cos(th), 0.04 * np.sin(th)])
         thf = 2 * math.pi * np.arange(4) / 4 + math.pi / 6
