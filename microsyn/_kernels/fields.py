@@ -182,3 +182,27 @@ def voxel_index(x, y, z, lo, hi, inv_h, shape, out):
     """
     for p in prange(x.shape[0]):
         out[p] = lattice_voxel(x[p], y[p], z[p], lo, hi, inv_h, shape[0], shape[1], shape[2])
+
+
+@nb.njit(**JIT)
+def seen_rates(conc, live_voxel, seen, rate, wf_row, wf_field, wf_rate):
+    """The fields as the particles' clocks see them and the clocks' rate per voxel, in one pass:
+    seen[q, v] = max(conc[q, live_voxel[q, v]], 0) (0 where no live voxel stands in), and
+    rate[wf_row[c], v] += wf_rate[c] * seen[wf_field[c], v] over the field reactions c (``rate``
+    zeroed first; its last column stays 0)."""
+    nf, nv = seen.shape
+    for q in range(nf):
+        for v in range(nv):
+            lv = live_voxel[q, v]
+            if lv >= 0:
+                c = conc[q, lv]
+                seen[q, v] = c if c > 0.0 else 0.0
+            else:
+                seen[q, v] = 0.0
+    rate[:, :] = 0.0
+    for k in range(wf_row.shape[0]):
+        r = wf_row[k]
+        f = wf_field[k]
+        w = wf_rate[k]
+        for v in range(nv):
+            rate[r, v] += w * seen[f, v]

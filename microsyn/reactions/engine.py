@@ -477,18 +477,18 @@ class ReactionEngine:
         f = self.sim.fields
         shape = (len(f.names), f.n_voxels)
         if self._seen is None or self._seen_version != f.version or self._seen.shape != shape:
-            conc = f.conc.reshape(shape)
-            seen = np.zeros(shape)
-            for q in range(shape[0]):
-                lv = f.live_voxel[q]
-                ok = lv >= 0
-                seen[q, ok] = np.maximum(conc[q][lv[ok]], 0.0)
+            from .._kernels.fields import seen_rates
+
             t = self._tables
             # one row per species with field reactions and a last row of 0; a last column of 0
-            rate = np.zeros((int(t["rate_row"].max(initial=0)) + 1, shape[1] + 1))
-            for c in t["wf"]:
-                row = t["rate_row"][self.sim.species.index(c.particle_reactant)]
-                rate[row, :-1] += c.rate * seen[f.index(c.field_reactant)]
+            n_rows = int(t["rate_row"].max(initial=0)) + 1
+            seen = np.empty(shape)  # (new arrays: a kernel call may still hold the old ones)
+            rate = np.empty((n_rows, shape[1] + 1))
+            wf = t["wf"]
+            wf_row = np.array([t["rate_row"][self.sim.species.index(c.particle_reactant)] for c in wf], np.int64)
+            wf_field = np.array([f.index(c.field_reactant) for c in wf], np.int64)
+            wf_rate = np.array([c.rate for c in wf], float)
+            seen_rates(f.conc.reshape(shape), f.live_voxel, seen, rate, wf_row, wf_field, wf_rate)
             self._seen, self._rate_field, self._seen_version = seen, rate, f.version
         return self._seen
 
