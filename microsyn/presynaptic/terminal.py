@@ -119,7 +119,7 @@ class Terminal:
         Radius [um] of the active zone, a cap about the south pole (0, 0, -R).
     spike_times_ms : sequence of float
         When each spike starts: the stimulus time at the axon's far end (``drive="axon"``; the AP
-        reaches the bouton about 0.9 ms later with the defaults) or the start of each prescribed
+        reaches the bouton about 0.5 ms later with the defaults) or the start of each prescribed
         waveform (``drive="clamp"``). Checked by :func:`~microsyn.presynaptic.trains.spike_train`.
     drive : {"axon", "clamp"}
     ap_table : (t_ms, V_mV), optional
