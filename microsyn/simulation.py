@@ -15,7 +15,7 @@ from .config import BLOCK_SIZE, PARALLEL_MIN_PARTICLES
 
 #: a one-step kernel call over at least this many particles takes the light path
 #: (``step_once``, the rest gathered for ``step_table``)
-ONE_STEP_MIN_PARTICLES = int(__import__('os').environ.get('MS_ONE', '4096'))
+ONE_STEP_MIN_PARTICLES = 4096
 from .errors import DomainEscapeError, GeometryError, ParameterError, check_positive, refuse_large_dt
 from .events import CallbackEvent, EventQueue, grid_step, time_to_step
 from .geometry import CompiledGeometry, as_domain
@@ -778,18 +778,14 @@ class Simulation:
             a[idx] = v
         self._count_kernel_call(counters, t1)
 
-    @staticmethod
-    def _no_zones_cached(ns):
-        from ._kernels.zones import no_zones
-
-        return no_zones(ns)
-
     def _no_zones(self) -> tuple:
         """Zone arguments of the stepping kernel when nothing stops at sites."""
+        from ._kernels.zones import no_zones
+
         ns = max(len(self.species), 1)
         cached = getattr(self, "_no_zone_args", None)
         if cached is None or cached[0].shape[0] != ns:
-            self._no_zone_args = self._no_zones_cached(ns)
+            self._no_zone_args = no_zones(ns)
         return self._no_zone_args
 
     def _count_kernel_call(self, counters, t1):
