@@ -202,7 +202,8 @@ class Simulation:
         self.reactions.invalidate()
         return idx
 
-    def use_field_lattice(self, voxel_size: float, lo=None, hi=None, dt: float | None = None):
+    def use_field_lattice(self, voxel_size: float, lo=None, hi=None, dt: float | None = None,
+                          scheme: str = "explicit"):
         """Set the voxel lattice [um] on which field species live (once, before the first one).
 
         Parameters
@@ -212,8 +213,14 @@ class Simulation:
         lo, hi : array_like, optional
             Corners [um]; default: the domain's bounds (which must then be finite).
         dt : float, optional
-            The fields' time step [ms], a whole number of particle steps; default: the largest
-            stable one (explicit diffusion needs D dt / h^2 <= 1/6), at most 0.9 of the limit.
+            The fields' time step [ms], a whole number of particle steps; default
+            (:meth:`FieldSet.default_dt`): explicit, 0.9 of the largest stable one (D dt / h^2
+            <= 1/6); implicit, D dt / h^2 = 1.
+        scheme : {"explicit", "implicit"}
+            The fields' diffusion in time (:mod:`microsyn.reactions.fields`): forward Euler,
+            exact to second order in space and stable up to D dt / h^2 = 1/6; or locally
+            one-dimensional backward Euler, stable at any step (for small voxels, where the
+            explicit step would be far shorter than anything else in the run).
         """
         from .lattice import Lattice
         from .reactions.fields import FieldSet
@@ -226,7 +233,7 @@ class Simulation:
             hi = dhi if hi is None else hi
             if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
                 raise ParameterError("the domain is unbounded: give the field lattice lo= and hi= [um]")
-        self.fields = FieldSet(self.domain, Lattice(lo, hi, voxel_size=voxel_size))
+        self.fields = FieldSet(self.domain, Lattice(lo, hi, voxel_size=voxel_size), scheme=scheme)
         self._field_dt = None if dt is None else check_positive("field dt [ms]", dt)
         if self._field_dt is not None:
             grid_step(self._field_dt, self.dt, what="field dt")

@@ -241,6 +241,36 @@ def test_field_to_particle_unbinding_makes_particles_and_removes_field_molecules
     assert sim.domain.contains(sim.positions("A")).all()
 
 
+def test_field_to_particle_births_follow_the_poisson_law_voxel_by_voxel():
+    """AF (field) -> A (particles) + F: each field step of dt_f makes a Poisson number of births
+    with mean k dt_f N_AF, so after n steps their total is N_AF(0) (1 - (1 - k dt_f)^n) on
+    average (within 4 Poisson SD; the spread is smaller) and they fall where AF is, in
+    proportion to it (depletion is the same everywhere): AF 3 times as
+    concentrated in the upper half in x gives 3/4 of the births there (within 4 binomial SE),
+    and none where AF is zero (the lowest quarter)."""
+    sim = ms.Simulation(ms.Box((0, 0, 0), (0.4, 0.4, 0.4)), dt=1e-5, seed=11)
+    f = sim.use_field_lattice(voxel_size=0.05)
+    sim.add_species(_sp("A", D=0.2))
+    sim.add_species(_sp("F"), D=0.0, kind="field")  # immobile, so AF stays where it was put
+    sim.add_species(_sp("AF"), D=0.0, kind="field")
+    f.set_concentration("AF", 0.05, region=ms.Box((0.1, 0, 0), (0.2, 0.4, 0.4)))
+    f.set_concentration("AF", 0.15, region=ms.Box((0.2, 0, 0), (0.4, 0.4, 0.4)))
+    k = 0.5  # 1/ms
+    n_af = sim.count("AF")
+    sim.add_reaction(ms.Reaction("AF -> A + F", rate=k))
+    log = sim.reactions.log("AF -> A + F")
+    n_f, _ = sim.reactions.field_schedule()
+    n_field_steps = 200
+    sim.run(n_field_steps * n_f * sim.dt)
+    x = np.array([p[0] for _, p in log])  # the voxel centres of the births
+    assert x.size == sim.count("A")
+    mean = n_af * (1.0 - (1.0 - k * n_f * sim.dt) ** n_field_steps)
+    assert abs(x.size - mean) < 4.0 * np.sqrt(mean), (x.size, mean)
+    assert not np.any(x < 0.1)
+    upper = np.count_nonzero(x >= 0.2) / x.size
+    assert abs(upper - 0.75) < 4.0 * np.sqrt(0.75 * 0.25 / x.size), (upper, x.size)
+
+
 def test_lattice_voxel_of_the_reaction_kernel_matches_the_field_set():
     """The reaction clocks bin a particle into the same voxel as FieldSet.voxel_index, also
     on voxel faces and on the lattice's upper face."""

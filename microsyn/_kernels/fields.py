@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 from numba import prange
 
 from .clocks import lattice_voxel
@@ -206,3 +207,101 @@ def seen_rates(conc, live_voxel, seen, rate, wf_row, wf_field, wf_rate):
         w = wf_rate[k]
         for v in range(nv):
             rate[r, v] += w * seen[f, v]
+
+
+@nb.njit(**JIT)
+def birth_cumulative(conc, a, b, factor, cum):
+    """Cumulative expected births of a field-only reaction over the voxels (flat C order):
+    cum[v] = sum over u <= v of factor * max(conc[a, u], 0) (* max(conc[b, u], 0) when b >= 0).
+    Returns the total (cum[-1], 0 without voxels). One sequential pass, so the sum does not
+    depend on threads."""
+    nv = cum.shape[0]
+    acc = 0.0
+    for v in range(nv):
+        m = conc[a, v]
+        m = m if m > 0.0 else 0.0
+        if b >= 0:
+            c2 = conc[b, v]
+            m *= c2 if c2 > 0.0 else 0.0
+        acc += factor * m
+        cum[v] = acc
+    return acc
+
+
+@nb.njit(**JIT_PARALLEL)
+def diffuse_implicit_axis(conc, live, coef, axis):
+    """One backward-Euler diffusion step along one axis for every field, in place: along each
+    lattice line, every run of consecutive live voxels solves (I - r L) c_new = c_old, with
+    ``r = coef[f, axis]`` (D dt / h^2) and L the 1-D Laplacian with zero flux at the run's ends
+    (walls, dead voxels, the lattice edge), by the Thomas algorithm (the matrix is a diagonally
+    dominant M-matrix: the solve is stable, keeps c >= 0 and conserves the run's total). Dead
+    voxels are unchanged. Each line is solved by one thread, so results do not depend on the
+    thread count."""
+    nf, nx, ny, nz = conc.shape
+    if axis == 0:
+        n, m1, m2 = nx, ny, nz
+    elif axis == 1:
+        n, m1, m2 = ny, nx, nz
+    else:
+        n, m1, m2 = nz, nx, ny
+    for q in prange(nf * m1 * m2):
+        f = q // (m1 * m2)
+        rem = q - f * m1 * m2
+        u = rem // m2
+        v = rem - u * m2
+        r = coef[f, axis]
+        cp = np.empty(n)
+        dp = np.empty(n)
+        t = 0
+        while t < n:
+            # the next run [s, e) of live voxels along the line
+            if axis == 0:
+                lv = live[f, t, u, v]
+            elif axis == 1:
+                lv = live[f, u, t, v]
+            else:
+                lv = live[f, u, v, t]
+            if lv == 0:
+                t += 1
+                continue
+            s = t
+            e = t
+            while e < n:
+                if axis == 0:
+                    lv = live[f, e, u, v]
+                elif axis == 1:
+                    lv = live[f, u, e, v]
+                else:
+                    lv = live[f, u, v, e]
+                if lv == 0:
+                    break
+                e += 1
+            t = e
+            if e - s == 1:
+                continue
+            # forward sweep: row i has -r (left, i > s), 1 + r (neighbours in the run), -r (right)
+            for i in range(s, e):
+                if axis == 0:
+                    d = conc[f, i, u, v]
+                elif axis == 1:
+                    d = conc[f, u, i, v]
+                else:
+                    d = conc[f, u, v, i]
+                b = 1.0 + r * ((1.0 if i > s else 0.0) + (1.0 if i < e - 1 else 0.0))
+                if i > s:
+                    den = b + r * cp[i - 1]
+                    dp[i] = (d + r * dp[i - 1]) / den
+                else:
+                    den = b
+                    dp[i] = d / den
+                cp[i] = -r / den if i < e - 1 else 0.0
+            x = dp[e - 1]
+            for i in range(e - 1, s - 1, -1):
+                if i < e - 1:
+                    x = dp[i] - cp[i] * x
+                if axis == 0:
+                    conc[f, i, u, v] = x
+                elif axis == 1:
+                    conc[f, u, i, v] = x
+                else:
+                    conc[f, u, v, i] = x

@@ -236,7 +236,8 @@ class ReactionEngine:
         """Start logging every event of reaction ``name`` (an irreversible part's name, as in
         :attr:`counts`): its time [ms] (the end of the particle step in which it happened) and its
         place [um] (the first reactant's position; for a pair, the encounter point used for the
-        products). Returns the log, a list of (time, position) that grows as the run goes."""
+        products; for a reaction of fields only that makes particles, the centre of its voxel,
+        at the end of the field step). Returns the log, a list of (time, position) that grows as the run goes."""
         from ..errors import ParameterError
 
         if name not in self.counts:
@@ -1003,13 +1004,13 @@ class ReactionEngine:
         user = getattr(sim, "_field_dt", None)
         if user is not None:
             n = int(round(user / sim.dt))
-            if n * sim.dt > f.max_stable_dt():
+            if f.scheme == "explicit" and n * sim.dt > f.max_stable_dt():
                 raise TimeStepError(
                     f"field dt = {user:g} ms is unstable for explicit diffusion on {f.lattice.spacing[0] * 1e3:.3g} nm "
                     f"voxels (largest stable: {f.max_stable_dt():.3g} ms); use a shorter field dt, larger "
-                    f"voxels, or leave dt=None to choose it")
+                    f"voxels, leave dt=None to choose it, or use_field_lattice(..., scheme='implicit')")
             return n, 1
-        limit = 0.9 * f.max_stable_dt()
+        limit = f.default_dt()
         if not math.isfinite(limit):  # no field diffuses (fixed buffers): step for the reactions only
             limit = IMMOBILE_FIELD_STEP_MS
         if sim.dt <= limit:
@@ -1046,21 +1047,38 @@ class ReactionEngine:
                 self._field_births(c, dt_f)
 
     def _field_births(self, c, dt_f):
-        """Reactions of fields only that make particles: a Poisson number per voxel."""
+        """Reactions of fields only that make particles: independent Poisson numbers per voxel
+        with means k dt c_A (c_B) / molecule_mM, drawn as one Poisson total over the lattice whose
+        events choose their voxels with probability proportional to the means (the same law:
+        Poisson splitting), so a step costs one compiled pass over the voxels."""
+        from .._kernels.fields import birth_cumulative
+
         f = self.sim.fields
-        conc = [np.maximum(f.concentration(s).ravel(), 0.0) for s in c.reactants]
-        mean = c.rate * dt_f / f.molecule_mM * conc[0] * (conc[1] if len(conc) == 2 else 1.0)
+        idx = [f.index(s) for s in c.reactants]
+        if getattr(self, "_birth_cum", None) is None or self._birth_cum.shape[0] != f.n_voxels:
+            self._birth_cum = np.empty(f.n_voxels)
+        cum = self._birth_cum
         # first order: k [1/ms] c [mM] dt / (mM per molecule); second: k [1/(mM ms)] cA cB dt / (mM per molecule)
-        cells = np.flatnonzero(mean > 0)
-        if cells.size == 0:
+        total = birth_cumulative(f.conc.reshape(f.conc.shape[0], -1), idx[0], idx[1] if len(idx) == 2 else -1,
+                                 c.rate * dt_f / f.molecule_mM, cum)
+        if not total > 0.0:
             return
-        k = self._rng().poisson(mean[cells])
-        cells = np.repeat(cells, k)
-        if cells.size == 0:
+        rng = self._rng()
+        n = int(rng.poisson(total))
+        if n == 0:
             return
+        # the first voxel whose cumulative sum exceeds the draw: one of zero mean (where the sum
+        # is flat) is never chosen; a draw rounded up to the total goes to the last voxel that adds
+        cells = np.searchsorted(cum, rng.uniform(0.0, total, size=n), side="right")
+        cells[cells >= f.n_voxels] = np.searchsorted(cum, total, side="left")
+        cells.sort()
         self.counts[c.name] += cells.size
-        if self._watched:
-            self._tally(c.name, f.sample_in_voxels(cells, np.full((cells.size, 3), 0.5)))
+        if self._watched or c.name in self.logs:
+            centres = f.sample_in_voxels(cells, np.full((cells.size, 3), 0.5))
+            self._tally(c.name, centres)
+            if c.name in self.logs:
+                t_ev = self.sim.step * self.sim.dt
+                self.logs[c.name].extend((t_ev, p) for p in centres)
         for s in c.reactants:
             f.add_molecules(f.index(s), cells, -np.ones(cells.size))
         for s, kind in zip(c.products, c.kinds_out):
