@@ -22,11 +22,13 @@ A :class:`Terminal` joins the three engines of microsyn on one clock:
   the bouton's voltage; an open channel emits Ca2+ particles at its cytoplasmic mouth (1 nm
   inside) and its GHK current is the current of the electrical model.
 
-Ca2+ handling: ``add_buffer`` puts a chelator (EGTA, BAPTA; :mod:`microsyn.reactions.buffers`)
-in the cytoplasm as a lattice field (free form) with its Ca-bound form as tracked particles;
-``add_pump`` puts saturable pumps on the membrane outside the active zone as fixed sites
-(``Ca2+ + pump <-> Capump -> pump`` with the extruded ion kept as an immobile counted species,
-so charge is conserved); the resting [Ca2+] (50 nM) is put in as particles at the start.
+Ca2+ handling: ``add_buffer`` puts a chelator (EGTA, BAPTA) or a Ca2+-binding protein
+(calbindin-D28k, parvalbumin with its Mg2+ competition; :mod:`microsyn.reactions.buffers`) in the
+cytoplasm as lattice fields (the free forms and, by default, the bound forms; a chelator's
+Ca-bound form can be tracked particles instead); ``add_pump`` puts saturable pumps on the
+membrane outside the active zone as fixed sites (``Ca2+ + pump <-> Capump -> pump`` with the
+extruded ion kept as an immobile counted species, so charge is conserved); the resting [Ca2+]
+(50 nM) is put in as particles at the start.
 Vesicles: ``add_vesicles`` docks vesicles at points of the active zone, each with a release
 sensor (:class:`~microsyn.presynaptic.sites.SensorSites`) a few nm above the membrane: Ca2+
 ions bind it by real encounters, and fusion happens at an exact step, logged with its time.
@@ -137,6 +139,11 @@ class Terminal:
         Fill the cytoplasm with the resting [Ca2+] as particles at the start.
     axon_length_um, axon_diameter_um, stimulus_pA, stimulus_ms :
         The axon drive: its length and diameter, and the current pulse at its far end.
+    field_scheme : {"implicit", "explicit"}
+        Time stepping of the buffers' lattice fields (:mod:`microsyn.reactions.fields`). The
+        default, backward Euler at D dt / h^2 = 1, steps 6.7 times less often than the explicit
+        scheme's stability limit allows on 50 nm voxels; through one AP at the calyx-like
+        zone both give the same Ca-bound EGTA within the trials' spread (measured).
     seed : int
     """
 
@@ -144,7 +151,8 @@ class Terminal:
                  drive: str = "axon", ap_table=None, dt_ms: float = 5e-5, electrical_dt_ms: float = 0.01,
                  ca_out_mM: float = EXTERNAL_CA_MM, ca_rest_mM: float = RESTING_CA_MM, D_ca: float = D_CA_CYTOPLASM,
                  resting_ions: bool = True, axon_length_um: float = 60.0, axon_diameter_um: float = 0.4,
-                 stimulus_pA: float = 150.0, stimulus_ms: float = 0.2, seed: int = 0):
+                 stimulus_pA: float = 150.0, stimulus_ms: float = 0.2, field_scheme: str = "implicit",
+                 seed: int = 0):
         import microsyn as ms
 
         from ..membrane import MembraneSolver
@@ -163,6 +171,11 @@ class Terminal:
         self.ca_out_mM = check_positive("ca_out_mM", ca_out_mM)
         self.ca_rest_mM = check_positive("ca_rest_mM", ca_rest_mM)
         self.drive = drive
+        from ..reactions.fields import SCHEMES
+
+        if field_scheme not in SCHEMES:
+            raise ParameterError(f"field_scheme must be one of {SCHEMES}, got {field_scheme!r}")
+        self.field_scheme = field_scheme
         # particles
         self.domain = ms.Domain(ms.Sphere((0.0, 0.0, 0.0), R, name="bouton"))
         # the active zone (not a patch of the domain: its membrane reflects Ca2+ like the rest,
@@ -217,6 +230,9 @@ class Terminal:
         self.vesicles: list = []
         self.buffers: list = []
         self.pumps = None
+        #: (time [ms], free [Ca2+] in the bouton [mM], refill rate [1/ms]) at each update of a
+        #: Ca2+-dependent refill (:class:`~microsyn.presynaptic.recovery.CaDependentRefill`)
+        self.refill_trace: list = []
 
     # ---------------------------------------------------------------- places
     def az_point(self, x_um: float, y_um: float) -> np.ndarray:
@@ -276,13 +292,15 @@ class Terminal:
         self.channels.extend(out)
         return out
 
-    def add_vesicles(self, xy_um, scheme, refill_per_ms: float | None = None, sensor_height_um: float = 0.005,
+    def add_vesicles(self, xy_um, scheme, refill_per_ms=None, sensor_height_um: float = 0.005,
                      prefix: str | None = None, transmitter_per_vesicle: int = GLUTAMATE_PER_VESICLE):
         """Docked vesicles at active-zone points ``xy_um`` (n, 2) [um], each with a release sensor of
         ``scheme`` (:mod:`microsyn.presynaptic.sensors`) ``sensor_height_um`` above the membrane
         (default 5 nm: the sensor sits where the vesicle touches the membrane). With
         ``refill_per_ms`` [1/ms] a site is refilled after fusion (a new vesicle docks there at
-        that rate: the readily releasable pool, site by site). Each fusion releases
+        that rate: the readily releasable pool, site by site); with a
+        :class:`~microsyn.presynaptic.recovery.CaDependentRefill` the rate follows the bouton's
+        residual free Ca2+ (:attr:`refill_trace` records it). Each fusion releases
         ``transmitter_per_vesicle`` molecules (default :data:`GLUTAMATE_PER_VESICLE`), recorded
         with its time and place (:meth:`release_events`). Returns the
         :class:`~microsyn.presynaptic.sites.SensorSites`."""
@@ -299,44 +317,127 @@ class Terminal:
         contacts = np.array([self.az_point(x, y) for x, y in xy])
         self._check_distances(contacts, [c.at for c in self.channels])
         pts = contacts - h * contacts / np.linalg.norm(contacts, axis=1)[:, None]
+        from .recovery import CaDependentRefill, start
+
+        law = refill_per_ms if isinstance(refill_per_ms, CaDependentRefill) else None
+        if law is None and refill_per_ms is not None and (isinstance(refill_per_ms, bool)
+                                                          or not isinstance(refill_per_ms, (int, float, np.number))):
+            raise ParameterError(f"refill_per_ms must be a refill rate [1/ms] or a presynaptic.CaDependentRefill, "
+                                 f"got {refill_per_ms!r}")
         sites = SensorSites(self.sim, scheme, pts, prefix=prefix or f"ves{len(self.vesicles)}",
-                            refill_per_ms=refill_per_ms)
+                            refill_per_ms=law.rate(self.ca_rest_mM) if law else refill_per_ms)
+        if law is not None:
+            start(self, law, [sites.reactions[-1].name])
         sites.contacts = contacts  # where each vesicle touches the membrane [um]
         sites.transmitter_per_vesicle = int(transmitter_per_vesicle)
         self.vesicles.append(sites)
         return sites
 
     def add_buffer(self, buffer, conc_mM: float, bound: str = "field", voxel_um: float | None = None,
-                   fixed: bool = False):
-        """A Ca2+ chelator (``"EGTA"``, ``"BAPTA"`` or a :class:`~microsyn.reactions.buffers.CaBuffer`)
-        at ``conc_mM`` total [mM] in the cytoplasm: its free form a lattice field, its Ca-bound form
-        a field too (``bound="field"``, default: each binding takes the ion into the lattice, each
-        unbinding puts one back as a particle) or tracked particles (``bound="particles"``: every
-        complex is drawn and followed, at the cost of stepping them). The lattice's voxels are
-        ``voxel_um`` (default R/20, within 20-50 nm). The free form starts at its equilibrium
-        with the resting [Ca2+]; the bound form starts empty (its resting share, K = [Ca]_rest /
+                   fixed: bool = False, mg_mM: float | None = None):
+        """A Ca2+ chelator or Ca2+-binding protein at ``conc_mM`` total [mM] (of molecules) in the
+        cytoplasm; returns it.
+
+        ``buffer`` is a published name (``"EGTA"``, ``"BAPTA"``, ``"calbindin"``,
+        ``"parvalbumin"``; :func:`~microsyn.reactions.buffers.published_buffer`), a
+        :class:`~microsyn.reactions.buffers.CaBuffer` (one site) or a
+        :class:`~microsyn.reactions.buffers.BufferProtein` (several kinds of independent sites).
+        The lattice's voxels are ``voxel_um`` (default R/20, within 20-50 nm). ``fixed=True`` makes
+        every form of the buffer immobile (D = 0: a fixed endogenous buffer; its fields then step
+        for their reactions only).
+
+        A chelator (one site): its free form is a lattice field, its Ca-bound form a field too
+        (``bound="field"``, default: each binding takes the ion into the lattice, each unbinding
+        puts one back as a particle) or tracked particles (``bound="particles"``: every complex is
+        drawn and followed, at the cost of stepping them). The free form starts at its equilibrium
+        with the resting [Ca2+]; the bound form starts empty (its resting share, [Ca]_rest /
         (K_d + [Ca]_rest) of the total, is left out: 0.04 % for BAPTA, 42 % for EGTA; the free
-        form alone sets the buffering). ``fixed=True`` makes both forms immobile (D = 0: a fixed
-        endogenous buffer; the fields then step for their reactions only)."""
-        from ..reactions.buffers import CaBuffer, ca_buffer
+        form alone sets the buffering).
+
+        A protein: each kind of site is a site population of ``n * conc_mM`` sites (n per
+        molecule: calbindin 2 high- and 2 medium-affinity, parvalbumin 2), every form of it a
+        lattice field (``bound="particles"`` is refused). Every form starts at its equilibrium with
+        the resting [Ca2+] and, for parvalbumin, with free Mg2+ at ``mg_mM`` (default 0.59 mM),
+        which is added as a uniform lattice field ``"Mg2+"`` competing for the same sites
+        (``Mg2+ + PV <-> MgPV``; Mg2+ keeps its own D even with ``fixed=True``). The bound forms'
+        resting shares are put in: with 50 nM Ca2+, 17 % of calbindin's high- and 11 % of its
+        medium-affinity sites hold Ca2+, and 22 % of parvalbumin's sites hold Ca2+ and 74 % Mg2+.
+
+        Raises
+        ------
+        UnknownSpeciesError
+            An unknown buffer name (the message lists the published ones).
+        ParameterError
+            A concentration that is not a finite number > 0 (``mg_mM`` >= 0), ``bound`` other than
+            ``"field"`` or ``"particles"``, ``bound="particles"`` or a protein already in this
+            terminal for a protein, ``mg_mM`` for a buffer without Mg2+ sites, a ``"Mg2+"`` field
+            already present that is not uniform or not at ``mg_mM`` (without ``mg_mM`` a uniform
+            one's level is used), or ``voxel_um`` after the first buffer.
+        """
+        from ..reactions.buffers import BufferProtein, CaBuffer, published_buffer
 
         if bound not in ("field", "particles"):
             raise ParameterError(f"bound must be 'field' or 'particles', got {bound!r}")
-        buf = buffer if isinstance(buffer, CaBuffer) else ca_buffer(buffer)
+        buf = buffer if isinstance(buffer, (CaBuffer, BufferProtein)) else published_buffer(buffer)
         B = check_positive("buffer concentration [mM]", conc_mM)
+        protein = isinstance(buf, BufferProtein)
+        ions = buf.ions if protein else {}
+        if protein:
+            if bound != "field":
+                raise ParameterError(
+                    f"{buf.name}: bound='particles' is for one-site chelators; every form of a protein's "
+                    f"sites is a lattice field: leave bound out (or give bound='field')")
+            if any(isinstance(b, BufferProtein) and b.name == buf.name for b, _ in self.buffers):
+                raise ParameterError(f"{buf.name} is in this terminal already; add it once, with its total "
+                                     f"concentration")
+        if mg_mM is not None:
+            if "Mg2+" not in ions:
+                raise ParameterError(f"{getattr(buf, 'name', None) or buf.free.name} has no Mg2+ sites; "
+                                     f"drop mg_mM (it is for parvalbumin)")
+            ions["Mg2+"] = check_positive("mg_mM (free [Mg2+] [mM])", mg_mM, allow_zero=True)
         sim = self.sim
+        existing = set()
+        for ion in list(ions):
+            if sim.fields is not None and ion in sim.fields.names:  # e.g. put in by the user: keep it
+                f = sim.fields
+                have = f.concentration(ion)[f.live[f.index(ion)]]
+                level = float(have.mean())
+                if not np.allclose(have, level, rtol=1e-9, atol=0.0):
+                    raise ParameterError(
+                        f"a {ion!r} field is in this terminal already and is not uniform ({float(have.min()):g} "
+                        f"to {float(have.max()):g} mM); the resting state needs one level: set it with "
+                        f"T.sim.fill({ion!r}, c) first")
+                if mg_mM is not None and not math.isclose(ions[ion], level, rel_tol=1e-9):
+                    raise ParameterError(
+                        f"a {ion!r} field is in this terminal already, at {level:g} mM, not at mg_mM={ions[ion]:g}; "
+                        f"leave mg_mM out to use its level")
+                ions[ion] = level
+                existing.add(ion)
         R = self.radius_um
         if sim.fields is None:
             h = min(0.05, max(0.02, R / 20.0)) if voxel_um is None else check_positive("voxel_um", voxel_um)
-            sim.use_field_lattice(voxel_size=h, lo=(-R, -R, -R), hi=(R, R, R))
+            sim.use_field_lattice(voxel_size=h, lo=(-R, -R, -R), hi=(R, R, R), scheme=self.field_scheme)
         elif voxel_um is not None:
             raise ParameterError("the field lattice is set by the first buffer; leave voxel_um out for later ones")
         D = 0.0 if fixed else None
-        sim.add_species(buf.free, D=D, kind="field")
-        sim.add_species(buf.bound, D=D, kind=bound)
-        free = B * buf.K_d_mM / (buf.K_d_mM + self.ca_rest_mM)
-        sim.fill(buf.free.name, free)
-        sim.add_reaction(buf.reaction)
+        if not protein:
+            sim.add_species(buf.free, D=D, kind="field")
+            sim.add_species(buf.bound, D=D, kind=bound)
+            free = B * buf.K_d_mM / (buf.K_d_mM + self.ca_rest_mM)
+            sim.fill(buf.free.name, free)
+            sim.add_reaction(buf.reaction)
+            self.buffers.append((buf, B))
+            return buf
+        ion_species = {c.ion.name: c.ion for c in buf.competitors}
+        for sp in buf.species:
+            sim.add_species(sp, D=None if sp.name in ion_species else D, kind="field")
+        for ion, value in ions.items():
+            if ion not in existing:
+                sim.fill(ion, value)
+        for name, value in buf.equilibrium(B, self.ca_rest_mM, ions).items():
+            sim.fill(name, value)
+        for r in buf.reactions:
+            sim.add_reaction(r)
         self.buffers.append((buf, B))
         return buf
 

@@ -184,6 +184,8 @@ class ReactionEngine:
         #: reaction name -> [(time [ms], position [um])] of each event, for the reactions logged
         #: with :meth:`log`
         self.logs: dict[str, list] = {}
+        #: rates of first-order reactions changed during the run (:meth:`set_rate`), by name
+        self._rate_override: dict[str, float] = {}
         self._field_clock = 0
         #: take windows of many steps with zone stops when every pair reaction joins a moving
         #: particle and a fixed site (the result is the same as one step per pass; False forces
@@ -244,6 +246,43 @@ class ReactionEngine:
             raise ParameterError(f"no reaction named {name!r} in this simulation; known: {sorted(self.counts)}")
         return self.logs.setdefault(name, [])
 
+    def set_rate(self, name: str, rate_per_ms: float) -> None:
+        """Change the rate [1/ms] of a first-order reaction of particles (``A -> ...``, by its
+        name as in :attr:`counts`) from the current step on. Each particle's reaction clock
+        integrates its rate (an inhomogeneous Poisson process), so a rate changed between runs,
+        or at an electrical step, is exact for that piecewise-constant rate. 0 pauses the
+        reaction. The reverse half of a binding (whose unbinding rate sets the binding's
+        equilibrium) cannot be changed here; build the simulation with the rate it needs.
+
+        Raises
+        ------
+        ParameterError
+            If no such reaction exists, it is not first order in one particle species, or the
+            rate is not a finite number >= 0.
+        TimeStepError
+            If k dt exceeds the per-step probability bound of the engine.
+        """
+        from ..errors import ParameterError, check_positive
+
+        self.compile()
+        chans = [c for c in self._channels if c.name == name]
+        if not chans:
+            raise ParameterError(f"no reaction named {name!r} in this simulation; known: {sorted(self.counts)}")
+        c = chans[0]
+        if c.kind != "own" or c.name in self._binding_reverses:
+            raise ParameterError(f"reaction {name!r} is not a first-order reaction of one particle species that is "
+                                 f"not the unbinding of a binding; only those rates can be changed during a run")
+        k = check_positive(f"rate of {name!r} [1/ms]", rate_per_ms, allow_zero=True)
+        dt = self.sim.dt
+        if k * dt > MAX_STEP_PROBABILITY:
+            raise TimeStepError(f"rate {k:g} /ms of {name!r} gives k dt = {k * dt:.3g} > {MAX_STEP_PROBABILITY} per "
+                                f"step; use dt <= {MAX_STEP_PROBABILITY / k:.3g} ms or a smaller rate")
+        self._rate_override[name] = k
+        c.rate = k
+        t = self._tables
+        sp = self.sim.species.index(c.reactants[0])
+        t["k_own"][sp] = sum(ch.rate for ch in t["own_by_species"][sp])
+
     def _tally(self, name, sites):
         for k, (wn, region) in enumerate(self._watched):
             if wn == name and sites.shape[0]:
@@ -268,6 +307,7 @@ class ReactionEngine:
         dt = sim.dt
         chans: list[_Channel] = []
         reverse_of: dict[int, int] = {}
+        self._binding_reverses: set[str] = set()
         for rx in self.reactions:
             parts = rx.irreversible()
             base = len(chans)
@@ -275,6 +315,9 @@ class ReactionEngine:
                 chans.append(_Channel(part, len(chans), self._kinds_of(part)))
             if len(parts) == 2:
                 reverse_of[base + 1] = base
+        for ch in chans:
+            if ch.name in self._rate_override:
+                ch.rate = self._rate_override[ch.name]
         for ch in chans:
             if ch.kind == "pair":
                 from .binding import binding_parameters
@@ -292,6 +335,7 @@ class ReactionEngine:
                 # the unbinding of a binding: its probability per step gives exactly K = kf / kb
                 from .binding import unbinding_probability
 
+                self._binding_reverses.add(r.name)
                 p_off = unbinding_probability(f.binding.k_pair, r.rate, f.binding, dt)
                 r.rate = -math.log1p(-p_off) / dt if p_off < 1.0 else math.inf
                 r.rho = f.rho
