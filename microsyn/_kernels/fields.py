@@ -228,6 +228,37 @@ def birth_cumulative(conc, a, b, factor, cum):
     return acc
 
 
+@nb.njit(**JIT)
+def _thomas_columns(c, lv, r, cp, dp):
+    """Backward Euler along the first index of ``c`` (n, m), for all m columns at once (the
+    inner loop runs along the contiguous index): row i of column k is -a x[i-1] + b x[i] -
+    a' x[i+1] = c[i, k], with a = r towards a live neighbour in the column and 0 towards a
+    dead one or the edge, b = 1 + the two; a dead voxel is an identity row. The runs of live
+    voxels are thus decoupled blocks of one tridiagonal solve (Thomas algorithm), in place."""
+    n, m = c.shape
+    for i in range(n):
+        for k in range(m):
+            if lv[i, k] == 0:
+                cp[i, k] = 0.0
+                dp[i, k] = c[i, k]
+                continue
+            left = i > 0 and lv[i - 1, k] != 0
+            right = i < n - 1 and lv[i + 1, k] != 0
+            b = 1.0 + (r if left else 0.0) + (r if right else 0.0)
+            if left:
+                den = b + r * cp[i - 1, k]
+                dp[i, k] = (c[i, k] + r * dp[i - 1, k]) / den
+            else:
+                den = b
+                dp[i, k] = c[i, k] / den
+            cp[i, k] = -r / den if right else 0.0
+    for k in range(m):
+        c[n - 1, k] = dp[n - 1, k]
+    for i in range(n - 2, -1, -1):
+        for k in range(m):
+            c[i, k] = dp[i, k] - cp[i, k] * c[i + 1, k]
+
+
 @nb.njit(**JIT_PARALLEL)
 def diffuse_implicit_axis(conc, live, coef, axis):
     """One backward-Euler diffusion step along one axis for every field, in place: along each
@@ -235,73 +266,32 @@ def diffuse_implicit_axis(conc, live, coef, axis):
     ``r = coef[f, axis]`` (D dt / h^2) and L the 1-D Laplacian with zero flux at the run's ends
     (walls, dead voxels, the lattice edge), by the Thomas algorithm (the matrix is a diagonally
     dominant M-matrix: the solve is stable, keeps c >= 0 and conserves the run's total). Dead
-    voxels are unchanged. Each line is solved by one thread, so results do not depend on the
-    thread count."""
+    voxels are unchanged. Each plane of lines is solved by one thread (:func:`_thomas_columns`,
+    vectorised along the contiguous axis), so results do not depend on the thread count."""
     nf, nx, ny, nz = conc.shape
     if axis == 0:
-        n, m1, m2 = nx, ny, nz
+        m1 = ny
+        n = nx
     elif axis == 1:
-        n, m1, m2 = ny, nx, nz
+        m1 = nx
+        n = ny
     else:
-        n, m1, m2 = nz, nx, ny
-    for q in prange(nf * m1 * m2):
-        f = q // (m1 * m2)
-        rem = q - f * m1 * m2
-        u = rem // m2
-        v = rem - u * m2
+        m1 = nx
+        n = nz
+    for q in prange(nf * m1):
+        f = q // m1
+        u = q - f * m1
         r = coef[f, axis]
-        cp = np.empty(n)
-        dp = np.empty(n)
-        t = 0
-        while t < n:
-            # the next run [s, e) of live voxels along the line
-            if axis == 0:
-                lv = live[f, t, u, v]
-            elif axis == 1:
-                lv = live[f, u, t, v]
-            else:
-                lv = live[f, u, v, t]
-            if lv == 0:
-                t += 1
-                continue
-            s = t
-            e = t
-            while e < n:
-                if axis == 0:
-                    lv = live[f, e, u, v]
-                elif axis == 1:
-                    lv = live[f, u, e, v]
-                else:
-                    lv = live[f, u, v, e]
-                if lv == 0:
-                    break
-                e += 1
-            t = e
-            if e - s == 1:
-                continue
-            # forward sweep: row i has -r (left, i > s), 1 + r (neighbours in the run), -r (right)
-            for i in range(s, e):
-                if axis == 0:
-                    d = conc[f, i, u, v]
-                elif axis == 1:
-                    d = conc[f, u, i, v]
-                else:
-                    d = conc[f, u, v, i]
-                b = 1.0 + r * ((1.0 if i > s else 0.0) + (1.0 if i < e - 1 else 0.0))
-                if i > s:
-                    den = b + r * cp[i - 1]
-                    dp[i] = (d + r * dp[i - 1]) / den
-                else:
-                    den = b
-                    dp[i] = d / den
-                cp[i] = -r / den if i < e - 1 else 0.0
-            x = dp[e - 1]
-            for i in range(e - 1, s - 1, -1):
-                if i < e - 1:
-                    x = dp[i] - cp[i] * x
-                if axis == 0:
-                    conc[f, i, u, v] = x
-                elif axis == 1:
-                    conc[f, u, i, v] = x
-                else:
-                    conc[f, u, v, i] = x
+        if axis == 0:
+            cp = np.empty((nx, nz))
+            dp = np.empty((nx, nz))
+            _thomas_columns(conc[f, :, u, :], live[f, :, u, :], r, cp, dp)
+        elif axis == 1:
+            cp = np.empty((ny, nz))
+            dp = np.empty((ny, nz))
+            _thomas_columns(conc[f, u, :, :], live[f, u, :, :], r, cp, dp)
+        else:
+            # lines along z: the plane's transpose (a view; the plane fits in cache)
+            cp = np.empty((nz, ny))
+            dp = np.empty((nz, ny))
+            _thomas_columns(conc[f, u, :, :].T, live[f, u, :, :].T, r, cp, dp)
