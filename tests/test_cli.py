@@ -45,7 +45,7 @@ def test_demo_list_prints_each_first_paragraph_whole(capsys):
     assert cli.main(["demo"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     stems = sorted(p.stem for p in (ROOT / "demos").glob("[0-9][0-9]_*.py"))
-    assert len(stems) == 13
+    assert len(stems) == 14
     for stem in stems:
         doc = ast.get_docstring(ast.parse((ROOT / "demos" / f"{stem}.py").read_text()))
         para = " ".join(doc.split("\n\n")[0].split()).split(": ", 1)[1]

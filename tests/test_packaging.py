@@ -54,7 +54,7 @@ def _run(cmd, **kw):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="venv layout of POSIX systems")
 def test_wheel_in_a_fresh_venv_lists_and_runs_the_demos(tmp_path):
-    """Reference: the checkout's demos/ folder (all thirteen listed) and demo 02 writing its figure where
+    """Reference: the checkout's demos/ folder (all fourteen listed) and demo 02 writing its figure where
     --out says, run from outside the repository with a regular (non-editable) install of the
     built wheel. The venv sees the already installed numpy/numba/vtk (--system-site-packages);
     building the wheel fetches setuptools for the isolated build as ``pip install`` does."""
@@ -83,7 +83,7 @@ def test_wheel_in_a_fresh_venv_lists_and_runs_the_demos(tmp_path):
     assert site.is_relative_to(venv) and Path(where[1]) == site / "demos"
     listing = _run([str(venv / "bin" / "microsyn"), "demo"], cwd=work, env=env).stdout
     expected = sorted(p.stem for p in (ROOT / "demos").glob("[0-9][0-9]_*.py"))
-    assert len(expected) == 13
+    assert len(expected) == 14
     assert [line.split()[0] for line in listing.splitlines() if line[:1].isdigit()] == expected
     out = work / "o2"
     res = _run([str(venv / "bin" / "microsyn"), "demo", "02", "--fast", "--out", str(out)], cwd=work, env=env).stdout
